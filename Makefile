@@ -1,0 +1,99 @@
+# tutti: top-level build.
+#   make                 build bin/tutti-api, bin/tutti-relay, bin/tutti-worker
+#   make run             install missing packages, build, migrate, demo library, start the stack
+#   make test            install missing packages, build, run every test suite
+#   make SANITIZE=address,undefined test    the same under sanitizers
+# Variables: PORT (8080), DATA (./data), CI (set: warnings are errors).
+
+PORT     ?= 8080
+DATA     ?= $(CURDIR)/data
+RUNDIR   ?= $(CURDIR)/run
+CC       ?= cc
+PKGS     := libuv hiredis jansson sqlite3 libmpg123 libcrypto
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+ifdef CI
+WARN     += -Werror
+endif
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP -Icommon \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi -lpthread -lm
+ifdef SANITIZE
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+B        := build
+# Each program directory becomes a static library of everything but its main.c,
+# so unit tests link against the real code.
+lib_srcs  = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+objs      = $(patsubst %.c,$(B)/%.o,$(1))
+
+COMMON_O := $(call objs,$(call lib_srcs,common))
+API_O    := $(call objs,$(call lib_srcs,fcgi))
+RELAY_O  := $(call objs,$(call lib_srcs,relay))
+WORKER_O := $(call objs,$(call lib_srcs,worker))
+
+LIBS     := $(B)/libapi.a $(B)/librelay.a $(B)/libworker.a $(B)/libcommon.a
+PROGS    := bin/tutti-api bin/tutti-relay bin/tutti-worker
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps run test unit migrate clean distclean
+all: $(PROGS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libcommon.a: $(COMMON_O)
+$(B)/libapi.a: $(API_O)
+$(B)/librelay.a: $(RELAY_O)
+$(B)/libworker.a: $(WORKER_O)
+$(B)/lib%.a:
+	@mkdir -p $(B)
+	rm -f $@ && $(AR) rcs $@ $^
+
+bin/tutti-api: $(B)/fcgi/main.o $(B)/libapi.a $(B)/libcommon.a
+bin/tutti-relay: $(B)/relay/main.o $(B)/librelay.a $(B)/libcommon.a
+bin/tutti-worker: $(B)/worker/main.o $(B)/libworker.a $(B)/libcommon.a
+$(PROGS):
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) -lcmocka
+
+deps:
+	@scripts/deps.sh
+
+# The demo library: short MP3s with ID3 titles, generated with sox and lame.
+demo: $(DATA)/.demo-stamp
+$(DATA)/.demo-stamp: scripts/demo.sh
+	scripts/demo.sh "$(DATA)"
+	@touch $@
+
+migrate:
+	bin/tutti-api -d "$(DATA)" migrate
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	exec scripts/run.sh -p "$(PORT)" -d "$(DATA)" -r "$(RUNDIR)"
+
+unit: $(UNIT_BIN)
+	@scripts/test.sh -u $(UNIT_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@scripts/test.sh $(UNIT_BIN)
+
+clean:
+	rm -rf $(B) bin
+
+distclean: clean
+	rm -rf data run tests/e2e/node_modules
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

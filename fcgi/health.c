@@ -1,0 +1,31 @@
+/*
+ * health.c - GET /api/healthz: whether this API process can reach SQLite
+ * and Redis, and whether a playback worker is alive. 200 when the API can
+ * serve ("ok", or "degraded" without a worker), 503 otherwise.
+ */
+#include "api.h"
+#include "clock.h"
+#include "db.h"
+#include "rkeys.h"
+
+void
+api_health(struct api_req *r)
+{
+	redisReply *rep;
+	int db_ok, redis_ok = 0, worker_ok = 0;
+
+	db_ok = api_sql_run(r->t->db, NULL, "SELECT 1", "") == SQLITE_ROW &&
+	    db_schema_version(r->t->db) > 0;
+	if ((rep = api_redis_cmd(r->t, "PING")) != NULL) {
+		redis_ok = rep->type == REDIS_REPLY_STATUS;
+		freeReplyObject(rep);
+	}
+	if (redis_ok && (rep = api_redis_cmd(r->t, "EXISTS " RKEY_WORKER_ALIVE)) != NULL) {
+		worker_ok = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+		freeReplyObject(rep);
+	}
+	api_reply(r, db_ok && redis_ok ? 200 : 503, json_pack("{s:s, s:b, s:b, s:b, s:I}",
+	    "status", !(db_ok && redis_ok) ? "failing" : worker_ok ? "ok" : "degraded",
+	    "db", db_ok, "redis", redis_ok, "worker", worker_ok,
+	    "now_us", (json_int_t)clock_now_us()), NULL);
+}

@@ -1,0 +1,114 @@
+#!/bin/bash
+# run.sh - starts the whole tutti stack in the foreground: redis-server,
+# tutti-api, tutti-worker, N tutti-relays and nginx in front of them, all
+# unprivileged, with sockets and logs under RUNDIR. Prints the URL when the
+# stack answers; Ctrl-C or SIGTERM stops every process it started.
+# usage: scripts/run.sh [-p port] [-d datadir] [-r rundir] [-n relays] [-q]
+set -euo pipefail
+
+PORT=8080 DATA=$PWD/data RUN=$PWD/run NRELAYS=2 QUIET=0
+usage() {
+	echo "usage: scripts/run.sh [-p port] [-d datadir] [-r rundir] [-n relays] [-q]" >&2
+	exit 2
+}
+while getopts "p:d:r:n:q" opt; do
+	case $opt in
+	p) PORT=$OPTARG ;;
+	d) DATA=$OPTARG ;;
+	r) RUN=$OPTARG ;;
+	n) NRELAYS=$OPTARG ;;
+	q) QUIET=1 ;;
+	*) usage ;;
+	esac
+done
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+mkdir -p "$DATA" "$RUN"
+DATA=$(cd "$DATA" && pwd) RUN=$(cd "$RUN" && pwd)
+
+PIDS=()
+stopping=0
+stop_all() {
+	[ "$stopping" = 1 ] && return
+	stopping=1
+	trap - INT TERM
+	[ ${#PIDS[@]} -gt 0 ] || return 0
+	kill -TERM "${PIDS[@]}" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "${PIDS[@]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "${PIDS[@]}" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -f "$RUN"/*.sock
+}
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap 'stop_all' EXIT
+
+# wait_for PATH: until the unix socket PATH exists (5 s at most).
+wait_for() {
+	for _ in $(seq 100); do
+		[ -S "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "run.sh: $1 did not appear" >&2
+	exit 1
+}
+
+# The database and the demo library.
+bin/tutti-api -d "$DATA" -m sql migrate
+[ -s "$DATA/.demo-imported" ] || { scripts/demo.sh "$DATA" && date > "$DATA/.demo-imported"; }
+
+rm -f "$RUN"/*.sock
+redis-server --port 0 --unixsocket "$RUN/redis.sock" --unixsocketperm 700 \
+	--save "" --appendonly no --dir "$RUN" --daemonize no --loglevel warning \
+	--logfile "" &
+PIDS+=($!)
+wait_for "$RUN/redis.sock"
+
+bin/tutti-api -d "$DATA" -R "$RUN/redis.sock" -s "$RUN/api.sock" serve &
+PIDS+=($!)
+bin/tutti-worker -d "$DATA" -R "$RUN/redis.sock" -i worker-1 &
+PIDS+=($!)
+relays=""
+for i in $(seq "$NRELAYS"); do
+	bin/tutti-relay -l "unix:$RUN/relay-$i.sock" -R "$RUN/redis.sock" -i "r$i" &
+	PIDS+=($!)
+	relays+="		server unix:$RUN/relay-$i.sock;"$'\n'
+done
+wait_for "$RUN/api.sock"
+for i in $(seq "$NRELAYS"); do wait_for "$RUN/relay-$i.sock"; done
+
+# nginx: an unprivileged master; as root, its workers run as the invoking user.
+mkdir -p "$RUN/nginx"/{body,proxy,fastcgi,uwsgi,scgi}
+user_line=""
+[ "$(id -u)" -eq 0 ] && user_line="user $(id -un) $(id -gn);"
+shopt -u patsub_replacement 2>/dev/null || true
+conf=$(<nginx/tutti-dev.conf.in)
+conf=${conf//@PORT@/$PORT}
+conf=${conf//@RUN@/$RUN}
+conf=${conf//@DATA@/$DATA}
+conf=${conf//@WEB@/$ROOT/web}
+conf=${conf//@USER@/$user_line}
+conf=${conf//@RELAYS@/$relays}
+printf '%s\n' "$conf" > "$RUN/nginx/nginx.conf"
+nginx -e stderr -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -t -q
+nginx -e stderr -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" &
+PIDS+=($!)
+
+for _ in $(seq 100); do
+	if curl -fsS "http://127.0.0.1:$PORT/api/healthz" 2>/dev/null | grep -q '"worker":true'; then
+		break
+	fi
+	sleep 0.1
+done
+[ "$QUIET" = 1 ] || echo "tutti is running at http://127.0.0.1:$PORT/  (Ctrl-C stops it)"
+
+# Stop everything as soon as any one process dies.
+set +e
+wait -n "${PIDS[@]}"
+rc=$?
+[ "$stopping" = 1 ] || echo "run.sh: a process exited ($rc); stopping the stack" >&2
+stop_all
+exit "$rc"

@@ -1,0 +1,73 @@
+#!/bin/bash
+# test.sh - runs every tutti test suite and ends with one summary line,
+# "N passed, M failed". Each suite prints TAP lines ("ok N - ..." and
+# "not ok N - ..."); a suite that exits non-zero without a failing line
+# counts as one failure. Logs go to build/test-logs/.
+# usage: scripts/test.sh [-u] unit-test-binary ...   (-u: unit tests only)
+set -u
+cd "$(dirname "$0")/.."
+
+UNIT_ONLY=0
+[ "${1:-}" = -u ] && { UNIT_ONLY=1; shift; }
+LOGS=build/test-logs
+mkdir -p "$LOGS"
+PASS=0 FAIL=0 FAILED_SUITES=()
+
+# suite NAME CMD...: runs CMD, shows its output, counts its TAP lines.
+suite() {
+	local name=$1 log="$LOGS/$1.log" rc p f
+	shift
+	echo "# suite $name"
+	"$@" 2>"$log.err" | tee "$log"
+	rc=${PIPESTATUS[0]}
+	p=$(grep -cE '^ok ' "$log")
+	f=$(grep -cE '^not ok ' "$log")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "not ok - suite $name exited with status $rc (see $log.err)"
+		tail -20 "$log.err" | sed 's/^/#   /'
+		f=1
+	fi
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + f))
+	[ "$f" -eq 0 ] || FAILED_SUITES+=("$name")
+}
+
+# free_port: a TCP port on 127.0.0.1 that nobody listens on right now.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# with_stack CMD...: starts the whole stack in a temporary directory on a
+# free port, runs CMD with TUTTI_URL set, and stops the stack.
+with_stack() {
+	local tmp port pid rc
+	tmp=$(mktemp -d /tmp/tutti-test.XXXXXX)
+	port=$(free_port)
+	scripts/run.sh -q -p "$port" -d "$tmp/data" -r "$tmp/run" >"$tmp/stack.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 200); do
+		curl -fsS "http://127.0.0.1:$port/api/healthz" 2>/dev/null | grep -q '"worker":true' && break
+		sleep 0.1
+	done
+	TUTTI_URL="http://127.0.0.1:$port" TUTTI_ARTIFACTS="$LOGS" "$@"
+	rc=$?
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	cp "$tmp/stack.log" "$LOGS/stack-$port.log" 2>/dev/null
+	rm -rf "$tmp"
+	return "$rc"
+}
+
+export CMOCKA_MESSAGE_OUTPUT=TAP
+for t in "$@"; do
+	suite "unit-$(basename "$t")" "$t"
+done
+if [ "$UNIT_ONLY" = 0 ]; then
+	suite integration /usr/bin/python3 tests/integration/test_stack.py
+	suite e2e with_stack tests/e2e/run.sh
+fi
+
+echo
+[ ${#FAILED_SUITES[@]} -eq 0 ] || echo "failing suites: ${FAILED_SUITES[*]}"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
