@@ -48,12 +48,14 @@ api_body_name(struct api_req *r, struct api_user *u)
 static int
 api_user_insert(sqlite3 *db, struct api_user *u, char *token)
 {
+	int rc;
+
 	if (token_new(token) != 0 || token_hash(token, TOKEN_LEN, u->token_hash) != 0)
 		return SQLITE_ERROR;
-	return api_sql_run(db, &u->id, "INSERT INTO users (room_id, name, role, "
-	    "token_hash, joined_us) VALUES (?, ?, ?, ?, ?) RETURNING id", "itttti",
-	    u->room_id, u->name, u->role, u->token_hash, clock_now_us()) == SQLITE_ROW ?
-	    SQLITE_DONE : SQLITE_CONSTRAINT;
+	rc = api_sql_run(db, &u->id, "INSERT INTO users (room_id, name, role, "
+	    "token_hash, joined_us) VALUES (?, ?, ?, ?, ?) RETURNING id", "ittti",
+	    u->room_id, u->name, u->role, u->token_hash, clock_now_us());
+	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
 }
 
 static json_t *

@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 static sqlite3_stmt *
 api_sql_v(sqlite3 *db, const char *sql, const char *types, va_list ap)
@@ -16,6 +17,12 @@ api_sql_v(sqlite3 *db, const char *sql, const char *types, va_list ap)
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		log_err("prepare: %s: %s", sqlite3_errmsg(db), sql);
+		return NULL;
+	}
+	if ((size_t)sqlite3_bind_parameter_count(st) != strlen(types)) {
+		log_err("%zu arguments for %d parameters: %s", strlen(types),
+		    sqlite3_bind_parameter_count(st), sql);
+		sqlite3_finalize(st);
 		return NULL;
 	}
 	for (i = 0; types[i] != '\0'; i++) {

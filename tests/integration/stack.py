@@ -1,0 +1,140 @@
+"""stack.py - starts the real tutti stack (scripts/run.sh: Redis, nginx,
+tutti-api, tutti-worker, two tutti-relays) on a free port in a temporary
+directory for a test, and stops it; plus small HTTP/WebSocket helpers and a
+TAP reporter. Uses only the standard library and Debian's python3-websocket.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Stack:
+    """The whole stack, started by start() and stopped by stop()."""
+
+    def __init__(self, relays=2):
+        self.relays = relays
+        self.tmp = tempfile.mkdtemp(prefix="tutti-it-")
+        self.port = free_port()
+        self.data = os.path.join(self.tmp, "data")
+        self.run = os.path.join(self.tmp, "run")
+        self.proc = None
+
+    def start(self, timeout=20):
+        self.log = open(os.path.join(self.tmp, "stack.log"), "wb")
+        self.proc = subprocess.Popen(
+            [os.path.join(ROOT, "scripts", "run.sh"), "-q", "-p", str(self.port),
+             "-d", self.data, "-r", self.run, "-n", str(self.relays)],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("stack exited early:\n" + self.logtext())
+            try:
+                st, body, _ = self.request("GET", "/api/healthz")
+                if st == 200 and body.get("worker"):
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("stack did not become healthy:\n" + self.logtext())
+
+    def logtext(self):
+        try:
+            with open(os.path.join(self.tmp, "stack.log"), "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc:
+            # Nothing the stack started may outlive it.
+            try:
+                os.killpg(self.proc.pid, 0)
+                leftover = True
+            except ProcessLookupError:
+                leftover = False
+            self.leftover = leftover
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def request(self, method, path, body=None, token=None, raw=None, headers=None):
+        """Returns (status, parsed JSON or None, response headers dict)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        text = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        c.close()
+        parsed = None
+        if "json" in hdrs.get("content-type", ""):
+            parsed = json.loads(text)
+        return r.status, parsed, hdrs
+
+    def ws_url(self, code, token):
+        return "ws://127.0.0.1:%d/ws?room=%s&token=%s" % (self.port, code, token)
+
+
+def now_us():
+    return time.time_ns() // 1000
+
+
+class Tap:
+    """A minimal TAP producer: each check is one line, ok or not ok."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def check(self, cond, desc, detail=""):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, desc), flush=True)
+        else:
+            self.failed += 1
+            print("not ok %d - %s" % (self.n, desc), flush=True)
+            if detail:
+                for line in str(detail).splitlines():
+                    print("#   " + line, flush=True)
+        return cond
+
+    def run(self, fn, *args):
+        """Runs one test function; an exception is a failure, not a crash."""
+        try:
+            fn(self, *args)
+        except Exception:  # noqa: BLE001 - report and go on
+            self.check(False, fn.__name__ + " raised", traceback.format_exc())
+
+    def done(self):
+        print("1..%d" % self.n)
+        sys.exit(1 if self.failed else 0)
