@@ -44,7 +44,14 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 .PHONY: all deps run test unit migrate clean distclean
 all: $(PROGS)
 
-$(B)/%.o: %.c
+# Objects depend on the flags they were built with: switching SANITIZE or CI
+# rebuilds everything instead of mixing instrumented and plain objects.
+FLAGS_STAMP := $(B)/.flags
+FLAGS_NOW   := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+$(shell mkdir -p $(B); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(FLAGS_NOW)' ] || \
+    printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+
+$(B)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -59,9 +66,9 @@ $(B)/lib%.a:
 bin/tutti-api: $(B)/fcgi/main.o $(B)/libapi.a $(B)/libcommon.a
 bin/tutti-relay: $(B)/relay/main.o $(B)/librelay.a $(B)/libcommon.a
 bin/tutti-worker: $(B)/worker/main.o $(B)/libworker.a $(B)/libcommon.a
-$(PROGS):
+$(PROGS): $(FLAGS_STAMP)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out $(FLAGS_STAMP),$^) $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(LIBS)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,391 @@
+/*
+ * test_sched.c - table-driven unit tests of worker/sched.c, the pure
+ * playback state machine: each row is an anchor, a playlist, a command (or
+ * the automatic advance), a time, and the anchor or refusal expected. Also
+ * the saturating time arithmetic and the stream id order of worker/entry.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../worker/entry.h"
+#include "../../worker/sched.h"
+
+#define S      INT64_C(1000000)
+#define NOW    (INT64_C(1700000000) * S)
+#define LEAD   INT64_C(250000)
+#define A(st, item, track, pos, at) \
+	{ ANCHOR_##st, (item), (track), (pos), (at) }
+#define NONE   A(STOPPED, 0, 0, 0, 0)
+
+static const struct sched_item pl3[] = {
+	{ 11, 101, 180 * S }, { 12, 102, 200 * S }, { 13, 103, 2 * S },
+};
+static const struct sched_item pl1[] = { { 21, 201, 5 * S } };
+static const struct sched_item plbig[] = {
+	{ 31, 301, INT64_MAX }, { 32, 302, INT64_MAX },
+};
+
+#define PL(p) (p), sizeof(p) / sizeof((p)[0])
+#define EMPTY NULL, 0
+
+enum row_op { OP_PLAY = SCHED_PLAY, OP_PAUSE = SCHED_PAUSE, OP_STOP = SCHED_STOP,
+	OP_NEXT = SCHED_NEXT, OP_PREV = SCHED_PREV, OP_SEEK = SCHED_SEEK, OP_ADVANCE };
+
+struct row {
+	const char *name;
+	struct anchor cur;
+	const struct sched_item *pl;
+	size_t n;
+	enum row_op op;
+	int64_t pos;		/* seek */
+	int64_t now;
+	int64_t lead;
+	const char *refusal;	/* expected 409 title, or NULL */
+	struct anchor want;
+};
+
+static const struct row rows[] = {
+	/* play */
+	{ "play from stopped, no item: first item at 0", NONE, PL(pl3), OP_PLAY, 0,
+	    NOW, LEAD, NULL, A(PLAYING, 11, 101, 0, NOW + LEAD) },
+	{ "play from stopped on an item: it, at 0", A(STOPPED, 12, 102, 0, NOW - S),
+	    PL(pl3), OP_PLAY, 0, NOW, LEAD, NULL, A(PLAYING, 12, 102, 0, NOW + LEAD) },
+	{ "play from paused: resumes at the paused position",
+	    A(PAUSED, 12, 102, 42 * S, NOW - 9 * S), PL(pl3), OP_PLAY, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 12, 102, 42 * S, NOW + LEAD) },
+	{ "play when playing: unchanged", A(PLAYING, 11, 101, 5 * S, NOW - 3 * S),
+	    PL(pl3), OP_PLAY, 0, NOW, LEAD, NULL, A(PLAYING, 11, 101, 5 * S, NOW - 3 * S) },
+	{ "play with no lead", NONE, PL(pl1), OP_PLAY, 0, NOW, 0, NULL,
+	    A(PLAYING, 21, 201, 0, NOW) },
+	/* pause */
+	{ "pause when playing: position reached at now",
+	    A(PLAYING, 11, 101, 10 * S, NOW - 5 * S), PL(pl3), OP_PAUSE, 0, NOW, LEAD, NULL,
+	    A(PAUSED, 11, 101, 15 * S, NOW) },
+	{ "pause before the start (now < at_us): position stays",
+	    A(PLAYING, 11, 101, 3 * S, NOW + 100000), PL(pl3), OP_PAUSE, 0, NOW, LEAD, NULL,
+	    A(PAUSED, 11, 101, 3 * S, NOW) },
+	{ "pause exactly at the end", A(PLAYING, 13, 103, 0, NOW - 2 * S), PL(pl3),
+	    OP_PAUSE, 0, NOW, LEAD, NULL, A(PAUSED, 13, 103, 2 * S, NOW) },
+	{ "pause after the end: clamped to the duration",
+	    A(PLAYING, 13, 103, 0, NOW - 10 * S), PL(pl3), OP_PAUSE, 0, NOW, LEAD, NULL,
+	    A(PAUSED, 13, 103, 2 * S, NOW) },
+	{ "pause when paused: unchanged", A(PAUSED, 12, 102, 7 * S, NOW - S), PL(pl3),
+	    OP_PAUSE, 0, NOW, LEAD, NULL, A(PAUSED, 12, 102, 7 * S, NOW - S) },
+	{ "pause when stopped: unchanged", A(STOPPED, 12, 102, 0, NOW - S), PL(pl3),
+	    OP_PAUSE, 0, NOW, LEAD, NULL, A(STOPPED, 12, 102, 0, NOW - S) },
+	/* stop */
+	{ "stop when playing: position 0, item kept",
+	    A(PLAYING, 12, 102, 10 * S, NOW - S), PL(pl3), OP_STOP, 0, NOW, LEAD, NULL,
+	    A(STOPPED, 12, 102, 0, NOW) },
+	{ "stop when paused", A(PAUSED, 13, 103, S, NOW - S), PL(pl3), OP_STOP, 0, NOW,
+	    LEAD, NULL, A(STOPPED, 13, 103, 0, NOW) },
+	{ "stop when stopped at 0: unchanged", A(STOPPED, 11, 101, 0, NOW - S), PL(pl3),
+	    OP_STOP, 0, NOW, LEAD, NULL, A(STOPPED, 11, 101, 0, NOW - S) },
+	/* next / prev */
+	{ "next when playing: keeps playing", A(PLAYING, 11, 101, 9 * S, NOW - S),
+	    PL(pl3), OP_NEXT, 0, NOW, LEAD, NULL, A(PLAYING, 12, 102, 0, NOW + LEAD) },
+	{ "next when paused: stays paused", A(PAUSED, 11, 101, 9 * S, NOW - S), PL(pl3),
+	    OP_NEXT, 0, NOW, LEAD, NULL, A(PAUSED, 12, 102, 0, NOW) },
+	{ "next when stopped: stays stopped", A(STOPPED, 12, 102, 0, NOW - S), PL(pl3),
+	    OP_NEXT, 0, NOW, LEAD, NULL, A(STOPPED, 13, 103, 0, NOW) },
+	{ "next on the last item: refused", A(PLAYING, 13, 103, 0, NOW - S), PL(pl3),
+	    OP_NEXT, 0, NOW, LEAD, "no next item", NONE },
+	{ "next on a single item: refused", A(STOPPED, 21, 201, 0, NOW), PL(pl1),
+	    OP_NEXT, 0, NOW, LEAD, "no next item", NONE },
+	{ "prev on the first item: restarts it", A(PLAYING, 11, 101, 30 * S, NOW - S),
+	    PL(pl3), OP_PREV, 0, NOW, LEAD, NULL, A(PLAYING, 11, 101, 0, NOW + LEAD) },
+	{ "prev when paused", A(PAUSED, 12, 102, 30 * S, NOW - S), PL(pl3), OP_PREV, 0,
+	    NOW, LEAD, NULL, A(PAUSED, 11, 101, 0, NOW) },
+	/* seek */
+	{ "seek while playing", A(PLAYING, 11, 101, 0, NOW - S), PL(pl3), OP_SEEK,
+	    60 * S, NOW, LEAD, NULL, A(PLAYING, 11, 101, 60 * S, NOW + LEAD) },
+	{ "seek past the end: clamped", A(PLAYING, 11, 101, 0, NOW - S), PL(pl3),
+	    OP_SEEK, 999 * S, NOW, LEAD, NULL, A(PLAYING, 11, 101, 180 * S, NOW + LEAD) },
+	{ "seek negative: 0", A(PAUSED, 12, 102, 5 * S, NOW - S), PL(pl3), OP_SEEK, -S,
+	    NOW, LEAD, NULL, A(PAUSED, 12, 102, 0, NOW) },
+	{ "seek when stopped: paused there", A(STOPPED, 12, 102, 0, NOW - S), PL(pl3),
+	    OP_SEEK, 20 * S, NOW, LEAD, NULL, A(PAUSED, 12, 102, 20 * S, NOW) },
+	{ "seek to INT64_MAX: the duration", A(PAUSED, 13, 103, 0, NOW), PL(pl3),
+	    OP_SEEK, INT64_MAX, NOW, LEAD, NULL, A(PAUSED, 13, 103, 2 * S, NOW) },
+	{ "seek to INT64_MIN: 0", A(PLAYING, 13, 103, S, NOW), PL(pl3), OP_SEEK,
+	    INT64_MIN, NOW, LEAD, NULL, A(PLAYING, 13, 103, 0, NOW + LEAD) },
+	/* empty playlist */
+	{ "play, empty playlist: refused", NONE, EMPTY, OP_PLAY, 0, NOW, LEAD,
+	    "empty playlist", NONE },
+	{ "next, empty playlist: refused", NONE, EMPTY, OP_NEXT, 0, NOW, LEAD,
+	    "empty playlist", NONE },
+	{ "prev, empty playlist: refused", NONE, EMPTY, OP_PREV, 0, NOW, LEAD,
+	    "empty playlist", NONE },
+	{ "seek, empty playlist: refused", NONE, EMPTY, OP_SEEK, S, NOW, LEAD,
+	    "empty playlist", NONE },
+	{ "pause while playing, empty playlist: refused",
+	    A(PLAYING, 11, 101, 0, NOW - S), EMPTY, OP_PAUSE, 0, NOW, LEAD,
+	    "empty playlist", NONE },
+	{ "pause when stopped, empty playlist: unchanged", NONE, EMPTY, OP_PAUSE, 0,
+	    NOW, LEAD, NULL, NONE },
+	{ "stop, empty playlist: stopped with no item", A(PLAYING, 11, 101, 0, NOW - S),
+	    EMPTY, OP_STOP, 0, NOW, LEAD, NULL, A(STOPPED, 0, 0, 0, NOW) },
+	/* the anchor's item left the playlist: the first item, as if stopped */
+	{ "item gone, play: the first item from 0", A(PLAYING, 99, 909, 50 * S, NOW - S),
+	    PL(pl3), OP_PLAY, 0, NOW, LEAD, NULL, A(PLAYING, 11, 101, 0, NOW + LEAD) },
+	{ "item gone, pause: stopped on the first item",
+	    A(PLAYING, 99, 909, 50 * S, NOW - S), PL(pl3), OP_PAUSE, 0, NOW, LEAD, NULL,
+	    A(STOPPED, 11, 101, 0, NOW - S) },
+	{ "item gone, next: the second item", A(PAUSED, 99, 909, 5 * S, NOW - S),
+	    PL(pl3), OP_NEXT, 0, NOW, LEAD, NULL, A(STOPPED, 12, 102, 0, NOW) },
+	{ "item gone, seek: paused on the first item", A(PLAYING, 99, 909, 0, NOW - S),
+	    PL(pl3), OP_SEEK, 7 * S, NOW, LEAD, NULL, A(PAUSED, 11, 101, 7 * S, NOW) },
+	/* the automatic advance */
+	{ "advance: next item from the exact end", A(PLAYING, 11, 101, 0, NOW - 179 * S),
+	    PL(pl3), OP_ADVANCE, 0, NOW, LEAD, NULL, A(PLAYING, 12, 102, 0, NOW + S) },
+	{ "advance from a resumed position: end = at + duration - position",
+	    A(PLAYING, 12, 102, 150 * S, NOW), PL(pl3), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 13, 103, 0, NOW + 50 * S) },
+	{ "advance decided late: at_us is still the exact end",
+	    A(PLAYING, 11, 101, 0, NOW - 200 * S), PL(pl3), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 12, 102, 0, NOW - 20 * S) },
+	{ "advance on the last item: stopped on the first at the end",
+	    A(PLAYING, 13, 103, 0, NOW - S), PL(pl3), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(STOPPED, 11, 101, 0, NOW + S) },
+	{ "advance on a single item: stopped on it", A(PLAYING, 21, 201, S, NOW),
+	    PL(pl1), OP_ADVANCE, 0, NOW, LEAD, NULL, A(STOPPED, 21, 201, 0, NOW + 4 * S) },
+	{ "advance past a position beyond the duration: ends at at_us",
+	    A(PLAYING, 11, 101, 500 * S, NOW), PL(pl3), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 12, 102, 0, NOW) },
+	{ "advance when paused: refused", A(PAUSED, 11, 101, 0, NOW), PL(pl3), OP_ADVANCE,
+	    0, NOW, LEAD, "not playing", NONE },
+	{ "advance, item gone: the first item from now + lead",
+	    A(PLAYING, 99, 909, 0, NOW - S), PL(pl3), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 11, 101, 0, NOW + LEAD) },
+	{ "advance, playlist emptied: stopped with no item",
+	    A(PLAYING, 99, 909, 0, NOW - S), EMPTY, OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(STOPPED, 0, 0, 0, NOW) },
+	/* saturation at the int64_t range */
+	{ "pause, elapsed time overflows: saturates, clamped to the duration",
+	    A(PLAYING, 31, 301, INT64_MAX - 5, INT64_MIN + 1), PL(plbig), OP_PAUSE, 0, NOW,
+	    LEAD, NULL, A(PAUSED, 31, 301, INT64_MAX, NOW) },
+	{ "pause, negative position: clamped to 0",
+	    A(PLAYING, 11, 101, INT64_MIN, NOW - S), PL(pl3), OP_PAUSE, 0, NOW, LEAD, NULL,
+	    A(PAUSED, 11, 101, 0, NOW) },
+	{ "play, now + lead overflows: saturates", NONE, PL(pl3), OP_PLAY, 0,
+	    INT64_MAX - 10, LEAD, NULL, A(PLAYING, 11, 101, 0, INT64_MAX) },
+	{ "advance, at + duration overflows: saturates",
+	    A(PLAYING, 31, 301, 0, INT64_MAX - 5), PL(plbig), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 32, 302, 0, INT64_MAX) },
+	{ "advance, duration - INT64_MIN position overflows: saturates",
+	    A(PLAYING, 31, 301, INT64_MIN, 10), PL(plbig), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 32, 302, 0, INT64_MAX) },
+};
+
+static int
+anchor_same(const struct anchor *a, const struct anchor *b)
+{
+	return sched_anchor_eq(a, b);
+}
+
+/* Runs one row. Returns 0 when it behaves as expected, else prints why. */
+static int
+run_row(const struct row *r)
+{
+	struct sched_ctx ctx = { r->pl, r->n, r->now, r->lead };
+	struct sched_cmd cmd = { (enum sched_action)r->op, r->pos };
+	struct sched_refusal why = { 0, NULL, NULL };
+	struct anchor out = A(PAUSED, -1, -1, -1, -1);
+	int rc;
+
+	if (r->op == OP_ADVANCE)
+		rc = sched_advance(&ctx, &r->cur, &out, &why);
+	else
+		rc = sched_apply(&ctx, &r->cur, &cmd, &out, &why);
+	if (r->refusal != NULL) {
+		if (rc == 409 && why.status == 409 && strcmp(why.title, r->refusal) == 0 &&
+		    why.detail != NULL)
+			return 0;
+		print_error("row \"%s\": want refusal \"%s\", got rc %d\n", r->name,
+		    r->refusal, rc);
+		return 1;
+	}
+	if (rc == 0 && anchor_same(&out, &r->want))
+		return 0;
+	print_error("row \"%s\": rc %d, got {%s %lld %lld pos %lld at %lld}, want "
+	    "{%s %lld %lld pos %lld at %lld}\n", r->name, rc,
+	    anchor_state_name(out.state), (long long)out.item_id, (long long)out.track_id,
+	    (long long)out.position_us, (long long)out.at_us,
+	    anchor_state_name(r->want.state), (long long)r->want.item_id,
+	    (long long)r->want.track_id, (long long)r->want.position_us,
+	    (long long)r->want.at_us);
+	return 1;
+}
+
+static void
+test_sched_table(void **state)
+{
+	size_t i;
+	int failed = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		failed += run_row(&rows[i]);
+	assert_int_equal(failed, 0);
+}
+
+/* In-place use (out aliasing cur) gives the same result. */
+static void
+test_sched_alias(void **state)
+{
+	struct sched_ctx ctx = { PL(pl3), NOW, LEAD };
+	struct sched_cmd next = { SCHED_NEXT, 0 };
+	struct sched_refusal why;
+	struct anchor a = A(PLAYING, 11, 101, 0, NOW - S), want = A(PLAYING, 12, 102, 0,
+	    NOW + LEAD);
+
+	(void)state;
+	assert_int_equal(sched_apply(&ctx, &a, &next, &a, &why), 0);
+	assert_true(sched_anchor_eq(&a, &want));
+	assert_int_equal(sched_advance(&ctx, &a, &a, &why), 0);
+	want = (struct anchor)A(PLAYING, 13, 103, 0, NOW + LEAD + 200 * S);
+	assert_true(sched_anchor_eq(&a, &want));
+}
+
+struct arith_row {
+	const char *name;
+	struct anchor a;
+	int64_t t;		/* sched_position_at */
+	int64_t duration;	/* sched_end_us */
+	int64_t want_pos;
+	int64_t want_end;
+};
+
+static const struct arith_row arith_rows[] = {
+	{ "playing, after the start", A(PLAYING, 1, 1, 10, 100), 150, 1000, 60, 1090 },
+	{ "playing, before the start", A(PLAYING, 1, 1, 10, 100), 50, 1000, 10, 1090 },
+	{ "paused does not move", A(PAUSED, 1, 1, 10, 100), 5000, 1000, 10, 1090 },
+	{ "position past the duration: ends at at_us", A(PLAYING, 1, 1, 2000, 100), 100,
+	    1000, 2000, 100 },
+	{ "negative duration counts as 0", A(PLAYING, 1, 1, 0, 100), 100, -5, 0, 100 },
+	{ "elapsed overflows", A(PLAYING, 1, 1, 0, INT64_MIN), INT64_MAX, 10, INT64_MAX,
+	    INT64_MIN + 10 },
+	{ "position + elapsed overflows", A(PLAYING, 1, 1, INT64_MAX - 1, 0), 10,
+	    INT64_MAX, INT64_MAX, 1 },
+	{ "end overflows", A(PLAYING, 1, 1, 0, INT64_MAX - 1), INT64_MAX, INT64_MAX,
+	    1, INT64_MAX },
+	{ "elapsed and duration - position overflow", A(PLAYING, 1, 1, INT64_MIN,
+	    INT64_MIN), 0, INT64_MAX, -1, -1 },
+};
+
+static void
+test_sched_arith(void **state)
+{
+	size_t i;
+	int failed = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(arith_rows) / sizeof(arith_rows[0]); i++) {
+		const struct arith_row *r = &arith_rows[i];
+		int64_t pos = sched_position_at(&r->a, r->t);
+		int64_t end = sched_end_us(&r->a, r->duration);
+
+		if (pos != r->want_pos || end != r->want_end) {
+			print_error("row \"%s\": position %lld end %lld, want %lld %lld\n",
+			    r->name, (long long)pos, (long long)end,
+			    (long long)r->want_pos, (long long)r->want_end);
+			failed++;
+		}
+	}
+	assert_int_equal(failed, 0);
+}
+
+/* When to apply an item's end: lead early before another item, exactly at
+ * the end before a stop. */
+static void
+test_sched_fire(void **state)
+{
+	struct sched_ctx ctx = { PL(pl3), NOW, LEAD };
+	struct anchor mid = A(PLAYING, 11, 101, 0, NOW), last = A(PLAYING, 13, 103, 0, NOW);
+	struct anchor gone = A(PLAYING, 99, 909, 0, NOW);
+
+	(void)state;
+	assert_int_equal(sched_fire_us(&ctx, &mid), NOW + 180 * S - LEAD);
+	assert_int_equal(sched_fire_us(&ctx, &last), NOW + 2 * S);
+	assert_int_equal(sched_fire_us(&ctx, &gone), NOW - LEAD);
+	assert_true(sched_has_next(&ctx, &mid));
+	assert_false(sched_has_next(&ctx, &last));
+	assert_true(sched_has_next(&ctx, &gone));
+	ctx.n = 0;
+	assert_false(sched_has_next(&ctx, &gone));
+}
+
+static void
+test_sched_names(void **state)
+{
+	enum sched_action a;
+
+	(void)state;
+	assert_int_equal(sched_action_parse("seek", &a), 0);
+	assert_int_equal(a, SCHED_SEEK);
+	assert_string_equal(sched_action_name(SCHED_PREV), "prev");
+	assert_int_equal(sched_action_parse("Play", &a), -1);
+	assert_int_equal(sched_action_parse("", &a), -1);
+	assert_string_equal(sched_action_name((enum sched_action)42), "?");
+}
+
+struct id_row {
+	const char *a;
+	const char *b;
+	int want;		/* sign of entry_id_cmp, or 9: a does not parse */
+};
+
+static const struct id_row id_rows[] = {
+	{ "1-0", "1-0", 0 },
+	{ "1-1", "1-0", 1 },
+	{ "2-0", "10-0", -1 },		/* numeric, not lexicographic */
+	{ "1700000000000-9", "1700000000000-10", -1 },
+	{ "5", "5-0", 0 },
+	{ "0-0", "1-0", -1 },
+	{ "18446744073709551615-18446744073709551615", "0-0", 1 },
+	{ "18446744073709551616-0", "0-0", 9 },
+	{ "1-", "0-0", 9 },
+	{ "-1", "0-0", 9 },
+	{ "1-2-3", "0-0", 9 },
+	{ "", "0-0", 9 },
+	{ "a-1", "0-0", 9 },
+};
+
+static void
+test_entry_ids(void **state)
+{
+	struct stream_id a, b;
+	size_t i;
+	int c;
+
+	(void)state;
+	for (i = 0; i < sizeof(id_rows) / sizeof(id_rows[0]); i++) {
+		if (id_rows[i].want == 9) {
+			assert_int_equal(entry_id_parse(id_rows[i].a, &a), -1);
+			continue;
+		}
+		assert_int_equal(entry_id_parse(id_rows[i].a, &a), 0);
+		assert_int_equal(entry_id_parse(id_rows[i].b, &b), 0);
+		c = entry_id_cmp(&a, &b);
+		assert_int_equal(c < 0 ? -1 : c > 0, id_rows[i].want);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sched_table),
+		cmocka_unit_test(test_sched_alias),
+		cmocka_unit_test(test_sched_arith),
+		cmocka_unit_test(test_sched_fire),
+		cmocka_unit_test(test_sched_names),
+		cmocka_unit_test(test_entry_ids),
+	};
+
+	return cmocka_run_group_tests_name("sched", tests, NULL, NULL);
+}

@@ -1,0 +1,34 @@
+/*
+ * apply.h - changing a room's timeline: a command from the stream, the
+ * automatic advance at an item's end, and the restore at start. Each change
+ * runs sched inside one SQLite write transaction (anchor, seq and last_cmd
+ * together), then publishes the event and re-arms the room's timers.
+ */
+#ifndef TUTTI_APPLY_H
+#define TUTTI_APPLY_H
+
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+
+struct worker;
+
+/* Applies one entry of an XREADGROUP reply (borrowed for the call), answers
+ * it on tutti:reply:{req} and acknowledges it; a malformed entry is answered
+ * 400 and acknowledged too, so the stream never wedges. */
+void apply_entry(struct worker *w, const redisReply *entry);
+
+/* The advance timer of a playing room fired: applies the item's end (the
+ * next item, gapless, or the stop after the last), or re-arms when it is not
+ * due yet. A database error retries in a second. */
+void apply_advance(struct worker *w, int64_t room_id);
+
+/* At start: for every open room, advances an anchor whose item ended while
+ * no worker ran to where the room should be now, and arms the timers of the
+ * playing rooms. Returns 0, or -1 when the rooms cannot be listed (logged). */
+int apply_restore(struct worker *w);
+
+/* After every (re)connect of the write connection: SET tutti:room:{code} and
+ * tutti:snap:{code} of every open room from SQLite (cause "restore"). */
+void apply_rebuild(struct worker *w);
+
+#endif

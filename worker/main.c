@@ -1,0 +1,152 @@
+/*
+ * main.c - tutti-worker: command line, logging, then the worker's loop
+ * (worker/worker.c) until SIGTERM or SIGINT.
+ */
+#include "log.h"
+#include "worker.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAIN_ID_MAX 256
+
+#define MAIN_SYNOPSIS \
+"     tutti-worker [-v] [-d datadir] [-R redis] [-i id] [-L lead_ms] [-b beacon_ms]\n"
+
+/* Prints the manual page on stdout (-h), or the synopsis on stderr after a
+ * usage error. */
+static void
+usage(int full)
+{
+	if (!full) {
+		fprintf(stderr, "usage:\n" MAIN_SYNOPSIS "see tutti-worker -h\n");
+		return;
+	}
+	printf(
+"NAME\n"
+"     tutti-worker - the playback scheduler of tutti\n"
+"\n"
+"SYNOPSIS\n"
+MAIN_SYNOPSIS
+"\n"
+"DESCRIPTION\n"
+"     tutti-worker owns the playback timeline of every room. It reads control\n"
+"     commands from the Redis stream tutti:cmd as a member of the consumer group\n"
+"     workers, applies them in order, stores each room's anchor in SQLite,\n"
+"     publishes playback events on tutti:ev:{code}, answers on\n"
+"     tutti:reply:{req}, sends a beacon every beacon_ms while a room plays, and\n"
+"     advances to the next item when one ends. It keeps tutti:worker:alive set\n"
+"     while it can take commands, and rebuilds the Redis keys of every open room\n"
+"     from SQLite whenever it (re)connects.\n"
+"\n"
+"OPTIONS\n"
+"     -d datadir   data directory; the database is datadir/tutti.db, created and\n"
+"                  migrated by tutti-api (default: data).\n"
+"     -R redis     Redis server: a unix socket path (anything with a '/' or\n"
+"                  without a ':') or HOST:PORT (default: 127.0.0.1:6379).\n"
+"     -i id        consumer name in the group and value of the liveness key\n"
+"                  (default: worker-HOSTNAME-PID). A fixed id lets a restarted\n"
+"                  worker finish the entries its predecessor left unacknowledged.\n"
+"     -L lead_ms   how far ahead of now a start is scheduled, 0 to 60000\n"
+"                  (default: 250).\n"
+"     -b beacon_ms beacon period of a playing room, 50 to 60000 (default: 1000).\n"
+"     -v           log debug records too (one per applied command).\n"
+"     -h           print this help.\n"
+"\n"
+"SIGNALS\n"
+"     SIGTERM, SIGINT  finish the entries in hand, flush the queued Redis\n"
+"                      writes and exit 0; a second signal exits at once.\n"
+"\n"
+"EXIT STATUS\n"
+"     0 after a signal, 1 when start-up fails, 2 on a usage error.\n"
+"\n"
+"SEE ALSO\n"
+"     tutti-api(8), tutti-relay(8), docs/protocol.md\n");
+}
+
+/* Parses a decimal option value within [lo, hi]. Returns 0 or -1. */
+static int
+main_number(const char *s, long lo, long hi, long *v)
+{
+	char *end;
+	long x = strtol(s, &end, 10);
+
+	if (end == s || *end != '\0' || x < lo || x > hi)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* Parses the command line into cfg (strings borrowed from argv or from the
+ * caller's buffers). Returns 0, 1 after -h, or -1 on a usage error. */
+static int
+main_options(int argc, char **argv, struct worker_config *cfg, const char **datadir,
+    int *verbose)
+{
+	long lead_ms = 250, beacon_ms = 1000;
+	int c;
+
+	while ((c = getopt(argc, argv, "d:R:i:L:b:vh")) != -1) {
+		switch (c) {
+		case 'd': *datadir = optarg; break;
+		case 'R': cfg->redis = optarg; break;
+		case 'i': cfg->id = optarg; break;
+		case 'L':
+			if (main_number(optarg, 0, 60000, &lead_ms) != 0) {
+				fprintf(stderr, "tutti-worker: -L takes 0 to 60000 (ms)\n");
+				return -1;
+			}
+			break;
+		case 'b':
+			if (main_number(optarg, 50, 60000, &beacon_ms) != 0) {
+				fprintf(stderr, "tutti-worker: -b takes 50 to 60000 (ms)\n");
+				return -1;
+			}
+			break;
+		case 'v': *verbose = 1; break;
+		case 'h': return 1;
+		default: return -1;
+		}
+	}
+	if (optind != argc || (cfg->id != NULL && (cfg->id[0] == '\0' ||
+	    cfg->id[strcspn(cfg->id, " \t\r\n")] != '\0')))
+		return -1;
+	cfg->lead_us = (int64_t)lead_ms * 1000;
+	cfg->beacon_ms = beacon_ms;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct worker_config cfg = { .redis = "127.0.0.1:6379" };
+	char db_path[PATH_MAX], id[MAIN_ID_MAX], host[128] = "localhost";
+	const char *datadir = "data";
+	struct worker w;
+	int verbose = 0, rc;
+
+	if ((rc = main_options(argc, argv, &cfg, &datadir, &verbose)) != 0) {
+		usage(rc > 0);
+		return rc > 0 ? 0 : 2;
+	}
+	log_init("tutti-worker", verbose ? LOG_DEBUG : LOG_INFO);
+	if (cfg.id == NULL) {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(id, sizeof(id), "worker-%s-%ld", host, (long)getpid());
+		cfg.id = id;
+	}
+	if ((size_t)snprintf(db_path, sizeof(db_path), "%s/tutti.db", datadir) >=
+	    sizeof(db_path)) {
+		log_err("data directory path too long");
+		return 1;
+	}
+	cfg.db_path = db_path;
+	rc = worker_init(&w, &cfg) == 0 ? worker_run(&w) : 1;
+	worker_free(&w);
+	return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * publish.h - everything the worker writes to Redis (docs/protocol.md):
+ * playback events and snapshots, beacons, command replies, acknowledgements,
+ * the room keys rebuilt from SQLite and the liveness key. All JSON is built
+ * with jansson. Writes go out on the write connection, pipelined in call
+ * order; while it is down they are dropped (logged at debug): SQLite stays
+ * the truth and the snapshots are rebuilt on reconnect.
+ */
+#ifndef TUTTI_PUBLISH_H
+#define TUTTI_PUBLISH_H
+
+#include "anchor.h"
+#include "rooms.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+struct worker;
+
+/* Returns a new object {"type", "room", "seq", "state", "item_id",
+ * "track_id", "position_us", "at_us", "cause"} that the caller owns, or NULL
+ * when out of memory. cause may be NULL (then omitted). */
+json_t *publish_event_json(const char *type, const char *code, int64_t seq,
+    const struct anchor *a, const char *cause);
+
+/* SET tutti:snap:{code} and PUBLISH tutti:ev:{code} a playback event. */
+void publish_playback(struct worker *w, const char *code, int64_t seq,
+    const struct anchor *a, const char *cause);
+
+/* The rebuild of a room's keys: SET tutti:room:{code} room_id and SET
+ * tutti:snap:{code} to a playback event with cause "restore". */
+void publish_restore(struct worker *w, int64_t room_id, const char *code, int64_t seq,
+    const struct anchor *a);
+
+/* PUBLISH tutti:ev:{code} a beacon: r's anchor, seq (no new seq), now_us. */
+void publish_beacon(struct worker *w, const struct room *r, int64_t seq, int64_t now_us);
+
+/* RPUSH tutti:reply:{req} {"ok":true,"seq":seq,"playback":{...}}, EXPIRE 10. */
+void publish_reply_ok(struct worker *w, const char *req, int64_t seq, const struct anchor *a);
+
+/* RPUSH tutti:reply:{req} {"ok":false,"status","title","detail"}, EXPIRE 10. */
+void publish_reply_err(struct worker *w, const char *req, int status, const char *title,
+    const char *detail);
+
+/* XACK tutti:cmd workers id. */
+void publish_ack(struct worker *w, const char *id);
+
+/* SET tutti:worker:alive {id} PX 3000. */
+void publish_alive(struct worker *w);
+
+/* Deletes tutti:worker:alive when it still holds this worker's id (a
+ * standby may have taken over), on a graceful stop. */
+void publish_dead(struct worker *w);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * rconn.h - one hiredis async connection on the libuv loop that keeps itself
+ * alive: it reconnects with exponential backoff when the connection drops or
+ * fails, and a PING watchdog detects a dead peer that the libuv adapter of
+ * hiredis 0.14 would not notice (no async timeouts there).
+ */
+#ifndef TUTTI_RCONN_H
+#define TUTTI_RCONN_H
+
+#include <hiredis/async.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct rconn;
+
+/* Called on the loop thread when the connection becomes usable (after every
+ * (re)connect) and when a usable connection is lost. rc and arg stay owned
+ * by the caller; commands may be issued from on_up. */
+typedef void rconn_event_fn(struct rconn *rc, void *arg);
+
+struct rconn {
+	uv_loop_t *loop;		/* borrowed */
+	const char *name;		/* for log lines; borrowed, static */
+	const char *target;		/* unix socket path or HOST:PORT; borrowed */
+	char host[256];			/* parsed from target; "" for a unix socket */
+	int port;
+	redisAsyncContext *ac;		/* NULL while down; freed by hiredis */
+	int ready;			/* connected: commands may be issued */
+	int closing;			/* rconn_close() was called: no reconnect */
+	int64_t timeout_ms;		/* a PING unanswered this long kills ac */
+	int64_t backoff_ms;		/* delay before the next connect attempt */
+	int64_t ping_sent;		/* clock_mono_us() of the PING in flight, or 0 */
+	uv_timer_t retry;		/* one-shot: the next connect attempt */
+	uv_timer_t watch;		/* every second while ready: PING watchdog */
+	rconn_event_fn *on_up;
+	rconn_event_fn *on_down;
+	void *arg;
+};
+
+/* Initializes rc (its memory stays owned by the caller and must outlive the
+ * loop's close callbacks) without connecting. name and target are borrowed;
+ * a target with a '/' or without ':' is a unix socket path, else HOST:PORT.
+ * Returns 0, or -1 for a malformed target (logged); either way rc must be
+ * closed with rconn_close() before the loop ends. */
+int rconn_init(struct rconn *rc, uv_loop_t *loop, const char *name,
+    const char *target, int64_t timeout_ms, rconn_event_fn *on_up,
+    rconn_event_fn *on_down, void *arg);
+
+/* Starts connecting; failures are retried with backoff forever. */
+void rconn_start(struct rconn *rc);
+
+/* Queues a command (hiredis format). fn is called once with the reply, or
+ * with a NULL reply when the connection is lost first; the reply belongs to
+ * hiredis and is freed when fn returns. Returns 0, or -1 when rc is not
+ * ready (fn is then never called). fn may be NULL. */
+int rconn_cmd(struct rconn *rc, redisCallbackFn *fn, void *privdata, const char *fmt, ...);
+
+/* Drops the connection now: pending callbacks get NULL replies, on_down
+ * runs, and a reconnect follows (unless closing). For a dead peer. */
+void rconn_kill(struct rconn *rc);
+
+/* Stops for good: closes the timers and disconnects; with force == 0 the
+ * replies already queued are awaited first (graceful), else pending
+ * callbacks get NULL at once. Safe to call again (e.g. graceful, then
+ * forced on a deadline). The loop ends once everything is closed. */
+void rconn_close(struct rconn *rc, int force);
+
+#endif

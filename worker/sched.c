@@ -1,0 +1,281 @@
+/*
+ * sched.c - the playback state machine of a room (see sched.h). Every start
+ * is scheduled lead_us ahead so every client hears it at the same instant;
+ * every hold (pause, stop, a move while not playing) takes effect at now.
+ * All time arithmetic saturates at the int64_t range instead of overflowing.
+ *
+ * Rules, with "the item" being the anchor's item, or the first item of the
+ * playlist when the anchor has none or its item left the playlist (the room
+ * then counts as stopped at position 0 of that first item):
+ *   play   stopped: the item from 0; paused: from the paused position;
+ *          playing: unchanged. Starts at now + lead.
+ *   pause  playing: paused at the position reached at now (clamped to
+ *          [0, duration]; before at_us the position has not moved yet);
+ *          paused or stopped: unchanged.
+ *   stop   stopped at position 0 of the item (unchanged if already so).
+ *   next   the following item at 0 in the same state; refused on the last.
+ *   prev   the preceding item at 0 in the same state; restarts the first.
+ *   seek   the position clamped to [0, duration]; playing keeps playing,
+ *          paused or stopped becomes paused there.
+ * With an empty playlist only stop (to no item) and a pause that changes
+ * nothing apply; everything else is refused.
+ */
+#include "sched.h"
+
+#include <string.h>
+
+static const char *const sched_names[] = {
+	"play", "pause", "stop", "next", "prev", "seek"
+};
+
+#define SCHED_NACTIONS (sizeof(sched_names) / sizeof(sched_names[0]))
+
+const char *
+sched_action_name(enum sched_action a)
+{
+	return (unsigned)a < SCHED_NACTIONS ? sched_names[a] : "?";
+}
+
+int
+sched_action_parse(const char *name, enum sched_action *a)
+{
+	size_t i;
+
+	for (i = 0; i < SCHED_NACTIONS; i++)
+		if (strcmp(name, sched_names[i]) == 0) {
+			*a = (enum sched_action)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int64_t
+sched_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static int64_t
+sched_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_sub_overflow(a, b, &r))
+		return b < 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+static int64_t
+sched_clamp(int64_t v, int64_t lo, int64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static int64_t
+sched_duration(const struct sched_item *it)
+{
+	return it->duration_us > 0 ? it->duration_us : 0;
+}
+
+int64_t
+sched_position_at(const struct anchor *a, int64_t t_us)
+{
+	if (a->state != ANCHOR_PLAYING || t_us <= a->at_us)
+		return a->position_us;
+	return sched_add(a->position_us, sched_sub(t_us, a->at_us));
+}
+
+int64_t
+sched_end_us(const struct anchor *a, int64_t duration_us)
+{
+	int64_t left = sched_sub(duration_us > 0 ? duration_us : 0, a->position_us);
+
+	return sched_add(a->at_us, left > 0 ? left : 0);
+}
+
+long
+sched_find(const struct sched_ctx *ctx, int64_t item_id)
+{
+	size_t i;
+
+	if (item_id == 0)
+		return -1;
+	for (i = 0; i < ctx->n; i++)
+		if (ctx->items[i].item_id == item_id)
+			return (long)i;
+	return -1;
+}
+
+int
+sched_anchor_eq(const struct anchor *a, const struct anchor *b)
+{
+	return a->state == b->state && a->item_id == b->item_id &&
+	    a->track_id == b->track_id && a->position_us == b->position_us &&
+	    a->at_us == b->at_us;
+}
+
+static int
+sched_refuse(struct sched_refusal *why, const char *title, const char *detail)
+{
+	why->status = 409;
+	why->title = title;
+	why->detail = detail;
+	return why->status;
+}
+
+/* Puts item idx at pos (clamped to its duration) in state st: a playing
+ * anchor starts at now + lead, any other holds from now. */
+static void
+sched_place(const struct sched_ctx *ctx, size_t idx, enum anchor_state st,
+    int64_t pos, struct anchor *out)
+{
+	const struct sched_item *it = &ctx->items[idx];
+	int64_t lead = ctx->lead_us > 0 ? ctx->lead_us : 0;
+
+	out->state = st;
+	out->item_id = it->item_id;
+	out->track_id = it->track_id;
+	out->position_us = sched_clamp(pos, 0, sched_duration(it));
+	out->at_us = st == ANCHOR_PLAYING ? sched_add(ctx->now_us, lead) : ctx->now_us;
+}
+
+/* Resolves cur against a non-empty playlist. Returns the index of the item
+ * and stores in *base the anchor the command applies to: cur itself, or a
+ * stopped anchor at 0 on the first item when cur's item is not listed. */
+static size_t
+sched_base(const struct sched_ctx *ctx, const struct anchor *cur, struct anchor *base)
+{
+	long idx = sched_find(ctx, cur->item_id);
+
+	*base = *cur;
+	if (idx >= 0) {
+		base->track_id = ctx->items[idx].track_id;
+		return (size_t)idx;
+	}
+	base->state = ANCHOR_STOPPED;
+	base->item_id = ctx->items[0].item_id;
+	base->track_id = ctx->items[0].track_id;
+	base->position_us = 0;
+	return 0;
+}
+
+static int
+sched_apply_empty(const struct sched_ctx *ctx, const struct anchor *cur,
+    const struct sched_cmd *cmd, struct anchor *out, struct sched_refusal *why)
+{
+	if (cmd->action == SCHED_STOP) {
+		memset(out, 0, sizeof(*out));
+		out->state = ANCHOR_STOPPED;
+		out->at_us = ctx->now_us;
+		return 0;
+	}
+	if (cmd->action == SCHED_PAUSE && cur->state != ANCHOR_PLAYING) {
+		*out = *cur;
+		return 0;
+	}
+	return sched_refuse(why, "empty playlist", "the room's playlist has no items");
+}
+
+int
+sched_apply(const struct sched_ctx *ctx, const struct anchor *cur,
+    const struct sched_cmd *cmd, struct anchor *out, struct sched_refusal *why)
+{
+	struct anchor base;
+	size_t idx;
+
+	if (ctx->n == 0)
+		return sched_apply_empty(ctx, cur, cmd, out, why);
+	idx = sched_base(ctx, cur, &base);
+	switch (cmd->action) {
+	case SCHED_PLAY:
+		if (base.state == ANCHOR_PLAYING)
+			*out = base;
+		else
+			sched_place(ctx, idx, ANCHOR_PLAYING,
+			    base.state == ANCHOR_PAUSED ? base.position_us : 0, out);
+		return 0;
+	case SCHED_PAUSE:
+		if (base.state != ANCHOR_PLAYING)
+			*out = base;
+		else
+			sched_place(ctx, idx, ANCHOR_PAUSED,
+			    sched_position_at(&base, ctx->now_us), out);
+		return 0;
+	case SCHED_STOP:
+		if (base.state == ANCHOR_STOPPED && base.position_us == 0)
+			*out = base;
+		else
+			sched_place(ctx, idx, ANCHOR_STOPPED, 0, out);
+		return 0;
+	case SCHED_NEXT:
+		if (idx + 1 >= ctx->n)
+			return sched_refuse(why, "no next item",
+			    "the current item is the last of the playlist");
+		sched_place(ctx, idx + 1, base.state, 0, out);
+		return 0;
+	case SCHED_PREV:
+		sched_place(ctx, idx > 0 ? idx - 1 : 0, base.state, 0, out);
+		return 0;
+	case SCHED_SEEK:
+		sched_place(ctx, idx, base.state == ANCHOR_PLAYING ? ANCHOR_PLAYING :
+		    ANCHOR_PAUSED, cmd->position_us, out);
+		return 0;
+	}
+	return sched_refuse(why, "unknown action", "the action is not one sched knows");
+}
+
+int
+sched_has_next(const struct sched_ctx *ctx, const struct anchor *cur)
+{
+	long idx = sched_find(ctx, cur->item_id);
+
+	if (idx < 0)
+		return ctx->n > 0;
+	return (size_t)idx + 1 < ctx->n;
+}
+
+int
+sched_advance(const struct sched_ctx *ctx, const struct anchor *cur,
+    struct anchor *out, struct sched_refusal *why)
+{
+	long idx = sched_find(ctx, cur->item_id);
+	int64_t end;
+	int more;
+
+	if (cur->state != ANCHOR_PLAYING)
+		return sched_refuse(why, "not playing", "only a playing item can end");
+	if (idx < 0) {
+		if (ctx->n > 0) {
+			sched_place(ctx, 0, ANCHOR_PLAYING, 0, out);
+			return 0;
+		}
+		memset(out, 0, sizeof(*out));
+		out->state = ANCHOR_STOPPED;
+		out->at_us = ctx->now_us;
+		return 0;
+	}
+	end = sched_end_us(cur, ctx->items[idx].duration_us);
+	more = (size_t)idx + 1 < ctx->n;
+	idx = more ? idx + 1 : 0;
+	out->state = more ? ANCHOR_PLAYING : ANCHOR_STOPPED;
+	out->item_id = ctx->items[idx].item_id;
+	out->track_id = ctx->items[idx].track_id;
+	out->position_us = 0;
+	out->at_us = end;
+	return 0;
+}
+
+int64_t
+sched_fire_us(const struct sched_ctx *ctx, const struct anchor *a)
+{
+	long idx = sched_find(ctx, a->item_id);
+	int64_t end = sched_end_us(a, idx >= 0 ? ctx->items[idx].duration_us : 0);
+
+	if (!sched_has_next(ctx, a))
+		return end;
+	return sched_sub(end, ctx->lead_us > 0 ? ctx->lead_us : 0);
+}

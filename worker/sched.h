@@ -1,0 +1,100 @@
+/*
+ * sched.h - the playback timeline of one room as a pure state machine.
+ * Given a room's anchor (common/anchor.h), its playlist and a control command,
+ * sched computes the next anchor or a refusal; no I/O, no clock, no allocation.
+ * The worker feeds it from SQLite and the command stream (worker/apply.c).
+ */
+#ifndef TUTTI_SCHED_H
+#define TUTTI_SCHED_H
+
+#include "anchor.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum sched_action {
+	SCHED_PLAY, SCHED_PAUSE, SCHED_STOP, SCHED_NEXT, SCHED_PREV, SCHED_SEEK
+};
+
+/* One playlist entry, in playlist order. */
+struct sched_item {
+	int64_t item_id;	/* playlist_items.id */
+	int64_t track_id;
+	int64_t duration_us;	/* tracks.duration_us; negative is read as 0 */
+};
+
+/* Everything about the room and the moment that a transition depends on.
+ * Later additions (repeat and shuffle modes, a per-room adaptive lead) go
+ * here, so callers keep passing one struct. */
+struct sched_ctx {
+	const struct sched_item *items;	/* borrowed; may be NULL when n == 0 */
+	size_t n;
+	int64_t now_us;		/* server time of the decision */
+	int64_t lead_us;	/* how far ahead a start is scheduled (>= 0) */
+};
+
+struct sched_cmd {
+	enum sched_action action;
+	int64_t position_us;	/* SCHED_SEEK only */
+};
+
+/* Why a command cannot apply. The strings are static. */
+struct sched_refusal {
+	int status;		/* HTTP-like: 409 */
+	const char *title;
+	const char *detail;
+};
+
+/* Returns the wire name of an action ("play", ...), or "?" when out of range. */
+const char *sched_action_name(enum sched_action a);
+
+/* Parses a wire action name. Returns 0 and sets *a, or -1 when unknown. */
+int sched_action_parse(const char *name, enum sched_action *a);
+
+/* Returns the position of a's item at server time t_us: position_us while not
+ * playing or before at_us, else position_us + (t_us - at_us), saturating at
+ * INT64_MAX/INT64_MIN instead of overflowing. Not clamped to the duration. */
+int64_t sched_position_at(const struct anchor *a, int64_t t_us);
+
+/* Returns the server time at which a's item (lasting duration_us) ends if it
+ * plays from the anchor: at_us + max(0, duration_us - position_us), saturated.
+ * Meaningful for playing anchors; for others it is the end if resumed at at_us. */
+int64_t sched_end_us(const struct anchor *a, int64_t duration_us);
+
+/* Returns the index of item_id in ctx's playlist, or -1 when it is absent
+ * (item_id 0 is never present). */
+long sched_find(const struct sched_ctx *ctx, int64_t item_id);
+
+/* Applies cmd to the anchor cur (see the rules in sched.c). Returns 0 and
+ * stores the new anchor in *out (possibly identical to *cur: a no-op), or
+ * returns the refusal status (409) with *why filled and *out untouched.
+ * out may alias cur. */
+int sched_apply(const struct sched_ctx *ctx, const struct anchor *cur,
+    const struct sched_cmd *cmd, struct anchor *out, struct sched_refusal *why);
+
+/* The automatic step at the end of cur's item (cur must be playing): the next
+ * item at position 0, playing from exactly the end of the current one
+ * (gapless), or, after the last item, stopped on the first item at position 0
+ * with at_us = that end. When cur's item left the playlist, the first item
+ * plays from now + lead (or the room stops with no item if the playlist is
+ * empty). Returns 0 with *out set, or 409 with *why when cur is not playing.
+ * out may alias cur. */
+int sched_advance(const struct sched_ctx *ctx, const struct anchor *cur,
+    struct anchor *out, struct sched_refusal *why);
+
+/* Returns 1 when sched_advance(ctx, cur) would start an item playing (there
+ * is an item after cur's, or cur's item left a non-empty playlist), 0 when
+ * it would stop the room. The worker schedules the first case lead_us early
+ * and the second exactly at the end. */
+int sched_has_next(const struct sched_ctx *ctx, const struct anchor *cur);
+
+/* Returns the server time at which the end of a's item (a playing) should be
+ * applied: lead_us before the end when sched_advance would start another
+ * item, so clients learn its at_us before it starts; exactly at the end when
+ * it stops the room. Saturating. */
+int64_t sched_fire_us(const struct sched_ctx *ctx, const struct anchor *a);
+
+/* Returns 1 when a and b are the same anchor (all fields equal), else 0. */
+int sched_anchor_eq(const struct anchor *a, const struct anchor *b);
+
+#endif

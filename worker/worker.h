@@ -1,0 +1,101 @@
+/*
+ * worker.h - tutti-worker, the process that owns the playback timeline of
+ * every room (ARCHITECTURE.md): it reads control commands from the Redis
+ * stream, applies them through sched, persists anchors in SQLite, publishes
+ * events, beacons and auto-advances. One thread, one libuv loop, and one
+ * explicit context, struct worker, passed to every module.
+ */
+#ifndef TUTTI_WORKER_H
+#define TUTTI_WORKER_H
+
+#include "entry.h"
+#include "rconn.h"
+#include "rooms.h"
+#include "store.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+struct worker_config {
+	const char *db_path;	/* DATADIR/tutti.db; borrowed */
+	const char *redis;	/* unix socket path or HOST:PORT; borrowed */
+	const char *id;		/* consumer name and liveness value; borrowed */
+	int64_t lead_us;	/* how far ahead starts are scheduled */
+	int64_t beacon_ms;	/* beacon period of a playing room */
+};
+
+enum reader_phase {
+	READER_PENDING,		/* re-reading this consumer's unacknowledged entries */
+	READER_NEW		/* blocking on new entries (">") */
+};
+
+/* The command stream reader (worker/reader.c). */
+struct reader {
+	enum reader_phase phase;
+	char cursor[ENTRY_ID_MAX];	/* READER_PENDING: read after this id */
+	int busy;			/* an XREADGROUP is in flight */
+	int rewind;			/* restart from the pending entries */
+	uv_timer_t retry;		/* delay after an error reply */
+};
+
+struct worker {
+	struct worker_config cfg;
+	uv_loop_t loop;
+	struct store *store;
+	struct store_list pl;		/* playlist buffer reused by every apply */
+	struct rconn rd;		/* dedicated to the blocking XREADGROUP */
+	struct rconn wr;		/* every other command */
+	struct reader reader;
+	struct rooms rooms;		/* the playing rooms and their timers */
+	uv_timer_t alive;		/* SET tutti:worker:alive every second */
+	uv_timer_t deadline;		/* bounds a graceful stop */
+	uv_signal_t sig_term;
+	uv_signal_t sig_int;
+	int group_ok;			/* the consumer group exists */
+	int stopping;			/* SIGTERM/SIGINT received */
+	int closed;			/* everything has been told to close */
+};
+
+/* Opens the database, restores every open room's timeline from it (an item
+ * that ended while no worker ran is advanced past) and prepares the loop,
+ * the Redis connections and the signal handlers. w is the caller's memory.
+ * Returns 0, or -1 after logging why (then call worker_free()). */
+int worker_init(struct worker *w, const struct worker_config *cfg);
+
+/* Runs the loop until SIGTERM/SIGINT has stopped the worker. Returns 0. */
+int worker_run(struct worker *w);
+
+/* Frees everything worker_init() set up (safe after a failed init). */
+void worker_free(struct worker *w);
+
+/* Starts a graceful stop: no new entries are read, the entries in hand are
+ * finished, queued Redis writes are flushed, then the loop ends. A second
+ * call (another signal) or a 3 s deadline forces it. */
+void worker_stop(struct worker *w);
+
+/* Called by the reader once the batch in flight during a stop is done. */
+void worker_stop_continue(struct worker *w);
+
+/* Issues XGROUP CREATE tutti:cmd workers 0 MKSTREAM (BUSYGROUP is fine) on
+ * the write connection; the reader starts once it is answered. */
+void worker_group_create(struct worker *w);
+
+/* worker/reader.c: (re)starts the blocking read when everything it needs is
+ * up: both connections, the group, not stopping, nothing in flight. */
+void reader_kick(struct worker *w);
+
+/* worker/reader.c: the next read starts over from this consumer's pending
+ * entries (id 0): after a reconnect entries may be delivered but unacked. */
+void reader_rewind(struct worker *w);
+
+/* worker/reader.c: tries again in a second: the group creation when it has
+ * failed, else the read. Does nothing while stopping. */
+void reader_retry(struct worker *w);
+
+/* worker/reader.c: initializes the reader's timer. Returns 0 or -1. */
+int reader_init(struct worker *w);
+
+/* worker/reader.c: closes the reader's timer. */
+void reader_close(struct worker *w);
+
+#endif
