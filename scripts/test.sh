@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 UNIT_ONLY=0
 [ "${1:-}" = -u ] && { UNIT_ONLY=1; shift; }
-LOGS=build/test-logs
+LOGS=$PWD/build/test-logs
 mkdir -p "$LOGS"
 PASS=0 FAIL=0 FAILED_SUITES=()
 
