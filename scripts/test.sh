@@ -53,8 +53,12 @@ with_stack() {
 	rc=$?
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
-	cp "$tmp/stack.log" "$LOGS/stack-$port.log" 2>/dev/null
+	cp "$tmp/stack.log" "$LOGS/stack-e2e.log" 2>/dev/null
 	rm -rf "$tmp"
+	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$LOGS/stack-e2e.log"; then
+		echo "not ok - sanitizer report from a server process (see $LOGS/stack-e2e.log)"
+		rc=1
+	fi
 	return "$rc"
 }
 

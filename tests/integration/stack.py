@@ -57,12 +57,13 @@ class Stack:
             time.sleep(0.1)
         raise RuntimeError("stack did not become healthy:\n" + self.logtext())
 
-    def logtext(self):
+    def logtext(self, limit=4000):
         try:
             with open(os.path.join(self.tmp, "stack.log"), "rb") as f:
-                return f.read().decode(errors="replace")[-4000:]
+                text = f.read().decode(errors="replace")
         except OSError:
             return ""
+        return text[-limit:] if limit else text
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -80,7 +81,17 @@ class Stack:
             except ProcessLookupError:
                 leftover = False
             self.leftover = leftover
+        self.final_log = self.logtext(limit=None)
+        logs = os.path.join(ROOT, "build", "test-logs")
+        os.makedirs(logs, exist_ok=True)
+        with open(os.path.join(logs, "stack-integration.log"), "w") as f:
+            f.write(self.final_log)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def sanitizer_reports(self):
+        """Lines of the stack's log where ASan, LSan or UBSan reported."""
+        marks = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+        return [l for l in self.final_log.splitlines() if any(m in l for m in marks)]
 
     def request(self, method, path, body=None, token=None, raw=None, headers=None):
         """Returns (status, parsed JSON or None, response headers dict)."""

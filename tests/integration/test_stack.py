@@ -252,6 +252,8 @@ def main():
     finally:
         s.stop()
     t.check(not getattr(s, "leftover", True), "SIGTERM to run.sh leaves no process behind")
+    reports = s.sanitizer_reports()
+    t.check(not reports, "no sanitizer report from any server process", "\n".join(reports[:20]))
     t.done()
 
 
