@@ -19,6 +19,9 @@
 #define RKEY_EVENTS       "tutti:ev:"
 /* List the worker pushes one reply (JSON) onto for a command. Suffix: request id. */
 #define RKEY_REPLY        "tutti:reply:"
+/* Pub/sub channel a relay publishes its own watchdog probe on and stays
+ * subscribed to. Suffix: relay id. */
+#define RKEY_RELAY_PROBE  "tutti:relay:"
 /* String: the id of the worker that answers commands, with a short expiry. */
 #define RKEY_WORKER_ALIVE "tutti:worker:alive"
 

@@ -145,7 +145,11 @@ async function run(browser) {
 		pair ? '' : `alice ${JSON.stringify((await stats(A)).lastSchedule)}\nbob ${JSON.stringify((await stats(B)).lastSchedule)}\n` +
 			`error shown: ${await A.textContent('#error').catch(() => '')}`))
 		return;
-	const [sa, sb] = pair;
+	// Compare what is actually heard: read the schedules again once at_us has
+	// passed, after each page's last chance to re-place its start.
+	const heardBy = pair[0].lastSchedule.at_us + 150000;
+	await until(async () => (await stats(A)).server_now_us > heardBy);
+	const [sa, sb] = await Promise.all([stats(A), stats(B)]);
 	const la = sa.lastSchedule;
 	const lb = sb.lastSchedule;
 	note(`anchor: item ${la.item_id} track ${la.track_id} at ${la.at_us} µs, position ${la.position_us} µs`);

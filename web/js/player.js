@@ -37,6 +37,7 @@ const STEER_MAX = 0.005;      // rate 1 ± this at most (under 9 cents of pitch)
 const REPLACE_OVER_S = 0.0005; // a start still ahead is re-placed when off by more than this
 const CACHED_TRACKS = 4;      // decoded tracks kept (a minute of stereo is ~20 MB)
 const STALE_TIMESTAMP_MS = 500;
+const RECHECK_BEFORE_S = 0.04; // a start is checked again this long before it is heard
 
 /** True when two anchors describe the same schedule. */
 export function sameAnchor(a, b) {
@@ -64,6 +65,7 @@ export class Player extends EventTarget {
 	#resyncs = 0;
 	#resyncError = null;    // the error that caused the last hard resync, s
 	#extraLatencyMs = 0;
+	#recheckTimer = 0;      // the re-check just before a scheduled start
 
 	constructor(clock, {volume = 1, extraLatencyMs = 0} = {}) {
 		super();
@@ -173,6 +175,7 @@ export class Player extends EventTarget {
 
 	/** Stops everything (the room view is closed). */
 	stopAll() {
+		clearTimeout(this.#recheckTimer);
 		this.#anchor = null;
 		this.#gen++;
 		this.#stopAt(null);
@@ -257,6 +260,20 @@ export class Player extends EventTarget {
 		this.#voice = {source, anchor, buffer, when, offset_s: offset, ref: {ctx_s: when, pos_s: offset, rate: 1}};
 		this.#error = 0;
 		this.#record(anchor, when, offset, isResync);
+		this.#recheckBefore(when);
+	}
+
+	/**
+	 * Checks a start again just before it is heard: the start may have been
+	 * placed through the latency estimate (no output timestamp yet, as right
+	 * after the audio device opens) or an early clock estimate, and the
+	 * beacons that re-check it come only once a second.
+	 */
+	#recheckBefore(when) {
+		clearTimeout(this.#recheckTimer);
+		const ms = (when - this.#ctx.currentTime - RECHECK_BEFORE_S) * 1000;
+		if (ms > 0)
+			this.#recheckTimer = setTimeout(() => this.recheck(), ms);
 	}
 
 	#record(anchor, when, offset, isResync) {

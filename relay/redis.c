@@ -1,0 +1,412 @@
+/*
+ * redis.c - tutti-relay's two Redis connections (hiredis async on libuv):
+ *   cmd  the upgrade lookups (EXISTS tutti:room:{code}, HGET
+ *        tutti:sess:{sha256(token)} room, pipelined) and the watchdog probe;
+ *   sub  SUBSCRIBE/UNSUBSCRIBE tutti:ev:{code} for the rooms with listeners.
+ *
+ * hiredis 0.14 has no timeouts, and its libuv adapter ignores a poll error
+ * (libuv reports POLLERR as a status, which the adapter drops), so a broken
+ * or refused connection can go unnoticed. Hence:
+ *   - a watchdog (every 2 s) PUBLISHes a probe on tutti:relay:{id} through
+ *     cmd and expects both the reply on cmd and the message on sub; a
+ *     connection attempt or a probe unanswered for 5 s tears both down;
+ *   - any loss frees both contexts (pending callbacks run with a NULL reply:
+ *     lookups answer 503), and reconnects after 100 ms, doubling to 5 s;
+ *   - once both are up again every room with listeners is subscribed again
+ *     and its listeners get {"type":"resync","reason":"redis"}.
+ * The sub connection stays subscribed to tutti:relay:{id} for its whole life:
+ * with no channel left, hiredis 0.14 leaves subscribed mode on the last
+ * UNSUBSCRIBE reply and then aborts on the reply of a SUBSCRIBE sent in the
+ * meantime (an assert in redisProcessCallbacks).
+ *
+ * Ownership: a context is ours from redisAsyncConnect until we free it, or
+ * until hiredis calls the connect callback with an error or the disconnect
+ * callback; then hiredis frees it, so those callbacks only forget the
+ * pointer. We never free a context from inside its own reply callbacks.
+ */
+#include "relay.h"
+
+#include "log.h"
+#include "rkeys.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libuv.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RDS_BACKOFF_MIN_MS 100
+#define RDS_BACKOFF_MAX_MS 5000
+#define RDS_WATCHDOG_MS    2000
+#define RDS_CONNECT_MS     2000	/* connection attempt deadline */
+#define RDS_DEADLINE_MS    5000	/* probe answer deadline */
+#define RDS_CTL_PREFIX     RKEY_RELAY_PROBE
+
+static void rds_connect(struct relay *r);
+
+static struct relay *
+rds_relay(const redisAsyncContext *ac)
+{
+	return ac->data;
+}
+
+int
+rds_init(struct relay *r, const char *spec)
+{
+	struct rds *d = &r->rds;
+	const char *colon;
+	char *end;
+	long port;
+
+	memset(d, 0, sizeof(*d));
+	uv_timer_init(r->loop, &d->retry);
+	uv_timer_init(r->loop, &d->watchdog);
+	d->retry.data = d->watchdog.data = r;
+	d->backoff_ms = RDS_BACKOFF_MIN_MS;
+	if (strncmp(spec, "unix:", 5) == 0)
+		spec += 5;
+	colon = strrchr(spec, ':');
+	if (strchr(spec, '/') != NULL || colon == NULL) {
+		d->path = strdup(spec);
+	} else {
+		port = strtol(colon + 1, &end, 10);
+		if (colon == spec || *end != '\0' || port < 1 || port > 65535)
+			return -1;
+		if (spec[0] == '[' && colon[-1] == ']' && colon - spec > 2)	/* [::1]:6379 */
+			d->host = strndup(spec + 1, (size_t)(colon - spec - 2));
+		else
+			d->host = strndup(spec, (size_t)(colon - spec));
+		d->port = (int)port;
+	}
+	if ((d->path == NULL || d->path[0] == '\0') && d->host == NULL) {
+		free(d->path);
+		d->path = NULL;
+		return -1;
+	}
+	snprintf(d->ctl, sizeof(d->ctl), RDS_CTL_PREFIX "%s", r->id);
+	return 0;
+}
+
+static void
+rds_retry_cb(uv_timer_t *t)
+{
+	rds_connect(t->data);
+}
+
+/* Forgets and frees both contexts, fails what depended on them and
+ * schedules the next attempt. Never called from a reply callback. */
+static void
+rds_fail(struct relay *r, const char *why)
+{
+	struct rds *d = &r->rds;
+	redisAsyncContext *cmd = d->cmd, *sub = d->sub;
+	int was_up = d->state == RDS_UP;
+
+	if (!r->stopping) {
+		if (was_up)
+			log_warn("redis %s lost (%s); reconnecting", r->redis_spec, why);
+		else if (!d->warned)
+			log_warn("redis %s unreachable (%s); retrying", r->redis_spec, why);
+		else
+			log_debug("redis %s: %s; retry in %u ms", r->redis_spec, why, d->backoff_ms);
+		d->warned = 1;
+	}
+	d->state = RDS_DOWN;
+	d->cmd = d->sub = NULL;
+	d->cmd_up = d->sub_up = 0;
+	/* Pending lookups are called back with a NULL reply (503); our
+	 * disconnect callback no longer recognizes these contexts. */
+	if (cmd != NULL)
+		redisAsyncFree(cmd);
+	if (sub != NULL)
+		redisAsyncFree(sub);
+	room_redis_lost(r);
+	if (r->stopping)
+		return;
+	uv_timer_start(&d->retry, rds_retry_cb, d->backoff_ms, 0);
+	d->backoff_ms = d->backoff_ms * 2 > RDS_BACKOFF_MAX_MS ? RDS_BACKOFF_MAX_MS :
+	    d->backoff_ms * 2;
+}
+
+static void
+rds_up(struct relay *r)
+{
+	struct rds *d = &r->rds;
+
+	d->state = RDS_UP;
+	d->backoff_ms = RDS_BACKOFF_MIN_MS;
+	d->t_cmd_ok = d->t_sub_ok = uv_now(r->loop);
+	if (d->ever_up)
+		log_info("redis %s reconnected; resubscribing %zu rooms", r->redis_spec, r->nrooms);
+	else
+		log_info("redis %s connected", r->redis_spec);
+	d->ever_up = 1;
+	d->warned = 0;
+	room_redis_up(r);
+}
+
+/* Every reply on the sub connection: subscription confirmations and
+ * messages of tutti:ev:{code}, and the watchdog's probes. privdata: NULL
+ * (rooms are found by channel name, so nothing here can dangle). A NULL reply
+ * means the context is being freed. */
+static void
+rds_sub_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+	static const size_t plen = sizeof(RKEY_EVENTS) - 1;
+	struct relay *r = rds_relay(ac);
+	redisReply *reply = rep, *kind, *chan;
+	char code[CODE_LEN + 1];
+
+	(void)priv;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+		return;
+	kind = reply->element[0];
+	chan = reply->element[1];
+	if (kind->type != REDIS_REPLY_STRING || chan->type != REDIS_REPLY_STRING)
+		return;
+	r->rds.t_sub_ok = uv_now(r->loop);
+	if (chan->len != plen + CODE_LEN || memcmp(chan->str, RKEY_EVENTS, plen) != 0)
+		return;		/* the watchdog channel */
+	memcpy(code, chan->str + plen, CODE_LEN);
+	code[CODE_LEN] = '\0';
+	if (strcmp(kind->str, "message") == 0) {
+		if (reply->element[2]->type == REDIS_REPLY_STRING)
+			room_on_message(r, code, reply->element[2]->str, reply->element[2]->len);
+	} else if (strcmp(kind->str, "subscribe") == 0) {
+		room_on_subscribed(r, code);
+	} else if (strcmp(kind->str, "unsubscribe") == 0) {
+		room_on_unsubscribed(r, code);
+	}
+}
+
+/* hiredis frees ac right after a failed connect callback: forget it. Never
+ * free ac from here (hiredis goes on using it after a successful one). */
+static void
+rds_connect_cb(const redisAsyncContext *ac, int status)
+{
+	struct relay *r = rds_relay(ac);
+	struct rds *d = &r->rds;
+
+	if (ac != d->cmd && ac != d->sub)
+		return;
+	if (status != REDIS_OK) {
+		if (ac == d->cmd)
+			d->cmd = NULL;
+		else
+			d->sub = NULL;
+		rds_fail(r, ac->errstr);
+		return;
+	}
+	if (ac == d->cmd) {
+		d->cmd_up = 1;
+	} else {
+		d->sub_up = 1;
+		/* Stays subscribed for the connection's life (see the top). If
+		 * this fails, the watchdog sees no probe and reconnects. */
+		if (redisAsyncCommand(d->sub, rds_sub_cb, NULL, "SUBSCRIBE %s", d->ctl) != REDIS_OK)
+			log_warn("redis: cannot subscribe to %s", d->ctl);
+	}
+	if (d->cmd_up && d->sub_up)
+		rds_up(r);
+}
+
+/* Called by hiredis as it frees ac (closed by Redis, an I/O error, or our
+ * redisAsyncFree, which rds_fail made unrecognizable first). */
+static void
+rds_disconnect_cb(const redisAsyncContext *ac, int status)
+{
+	struct relay *r = rds_relay(ac);
+	struct rds *d = &r->rds;
+
+	if (ac == d->cmd)
+		d->cmd = NULL;
+	else if (ac == d->sub)
+		d->sub = NULL;
+	else
+		return;
+	rds_fail(r, status == REDIS_OK ? "connection closed" : ac->errstr);
+}
+
+static redisAsyncContext *
+rds_open(struct relay *r)
+{
+	struct rds *d = &r->rds;
+	redisAsyncContext *ac;
+
+	ac = d->path != NULL ? redisAsyncConnectUnix(d->path) : redisAsyncConnect(d->host, d->port);
+	if (ac == NULL) {
+		snprintf(d->err, sizeof(d->err), "out of memory");
+		return NULL;
+	}
+	if (ac->err) {
+		snprintf(d->err, sizeof(d->err), "%s", ac->errstr);
+		redisAsyncFree(ac);
+		return NULL;
+	}
+	ac->data = r;
+	if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+		snprintf(d->err, sizeof(d->err), "cannot attach to the event loop");
+		redisAsyncFree(ac);
+		return NULL;
+	}
+	redisAsyncSetConnectCallback(ac, rds_connect_cb);
+	redisAsyncSetDisconnectCallback(ac, rds_disconnect_cb);
+	return ac;
+}
+
+static void
+rds_connect(struct relay *r)
+{
+	struct rds *d = &r->rds;
+
+	if (r->stopping)
+		return;
+	d->state = RDS_CONNECTING;
+	d->t_connect = uv_now(r->loop);
+	if ((d->cmd = rds_open(r)) == NULL || (d->sub = rds_open(r)) == NULL)
+		rds_fail(r, d->err);
+}
+
+static void
+rds_probe_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+	struct relay *r = rds_relay(ac);
+
+	(void)priv;
+	if (rep != NULL && ac == r->rds.cmd)
+		r->rds.t_cmd_ok = uv_now(r->loop);
+}
+
+static void
+rds_watchdog_cb(uv_timer_t *t)
+{
+	struct relay *r = t->data;
+	struct rds *d = &r->rds;
+	uint64_t now = uv_now(r->loop);
+
+	if (d->state == RDS_CONNECTING && now - d->t_connect >= RDS_CONNECT_MS) {
+		rds_fail(r, "connect timeout");
+	} else if (d->state == RDS_UP) {
+		if (now - d->t_cmd_ok >= RDS_DEADLINE_MS || now - d->t_sub_ok >= RDS_DEADLINE_MS) {
+			rds_fail(r, "no answer to the watchdog's probe");
+			return;
+		}
+		redisAsyncCommand(d->cmd, rds_probe_cb, NULL, "PUBLISH %s %llu", d->ctl,
+		    (unsigned long long)now);
+	}
+}
+
+void
+rds_start(struct relay *r)
+{
+	uv_timer_start(&r->rds.watchdog, rds_watchdog_cb, RDS_WATCHDOG_MS, RDS_WATCHDOG_MS);
+	rds_connect(r);
+}
+
+/*
+ * The lookup of an upgrade request. privdata of both callbacks: the conn,
+ * with one reference taken for each callback, which drops it. hiredis calls
+ * each callback exactly once, with a NULL reply when the context is freed
+ * first. The conn may have been closed meanwhile (c->state then is no longer
+ * C_AUTH): the reference keeps it allocated, and nothing is answered.
+ * Replies arrive in order, so EXISTS is stored before HGET decides.
+ */
+static void
+rds_exists_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+	redisReply *reply = rep;
+	struct conn *c = priv;
+
+	(void)ac;
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+		c->room_exists = reply->integer > 0;
+	else {
+		c->room_exists = -1;
+		if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+			log_warn("redis EXISTS: %s", reply->str);
+	}
+	conn_unref(c);
+}
+
+static void
+rds_session_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+	struct relay *r = rds_relay(ac);
+	redisReply *reply = rep;
+	struct conn *c = priv;
+
+	if (reply != NULL && ac == r->rds.cmd)
+		r->rds.t_cmd_ok = uv_now(r->loop);
+	if (c->state == C_AUTH) {
+		if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+			log_warn("redis HGET: %s", reply->str);
+		if (reply == NULL || reply->type == REDIS_REPLY_ERROR || c->room_exists < 0)
+			conn_auth_done(c, 503, "Redis cannot be reached");
+		else if (c->room_exists == 0)
+			conn_auth_done(c, 404, "no open room has this code");
+		else if (reply->type == REDIS_REPLY_STRING && reply->len == CODE_LEN &&
+		    memcmp(reply->str, c->code, CODE_LEN) == 0)
+			conn_auth_done(c, 0, NULL);
+		else
+			conn_auth_done(c, 401, reply->type == REDIS_REPLY_NIL ? "unknown token" :
+			    "the token belongs to another room");
+	}
+	conn_unref(c);
+}
+
+int
+rds_auth(struct relay *r, struct conn *c, const char *token_hash)
+{
+	struct rds *d = &r->rds;
+
+	if (d->state != RDS_UP)
+		return -1;
+	if (redisAsyncCommand(d->cmd, rds_exists_cb, c, "EXISTS " RKEY_ROOM "%s", c->code) != REDIS_OK)
+		return -1;
+	c->refs++;
+	/* On failure the EXISTS callback still runs and drops its reference. */
+	if (redisAsyncCommand(d->cmd, rds_session_cb, c, "HGET " RKEY_SESSION "%s room",
+	    token_hash) != REDIS_OK)
+		return -1;
+	c->refs++;
+	return 0;
+}
+
+int
+rds_subscribe(struct relay *r, const char *code)
+{
+	struct rds *d = &r->rds;
+
+	if (d->state != RDS_UP)
+		return -1;
+	return redisAsyncCommand(d->sub, rds_sub_cb, NULL, "SUBSCRIBE " RKEY_EVENTS "%s",
+	    code) == REDIS_OK ? 0 : -1;
+}
+
+int
+rds_unsubscribe(struct relay *r, const char *code)
+{
+	struct rds *d = &r->rds;
+
+	if (d->state != RDS_UP)
+		return -1;
+	return redisAsyncCommand(d->sub, NULL, NULL, "UNSUBSCRIBE " RKEY_EVENTS "%s",
+	    code) == REDIS_OK ? 0 : -1;
+}
+
+/* At exit: frees both contexts (pending lookups are called back with NULL)
+ * and closes the timers. r->stopping is set, so nothing reconnects. */
+void
+rds_stop(struct relay *r)
+{
+	struct rds *d = &r->rds;
+
+	rds_fail(r, "stopping");
+	uv_close((uv_handle_t *)&d->retry, NULL);
+	uv_close((uv_handle_t *)&d->watchdog, NULL);
+	free(d->path);
+	free(d->host);
+	d->path = d->host = NULL;
+}

@@ -1,0 +1,251 @@
+/*
+ * relay.h - tutti-relay's state: one event loop, one thread (ARCHITECTURE.md,
+ * "Processes"). The relay holds sockets and nothing else a room needs; every
+ * event arrives from Redis pub/sub, is encoded once into a refcounted frame
+ * (struct outbuf) and written to each listener of its room from those same
+ * bytes. Files:
+ *   main.c   options, listening socket, signals, start and teardown
+ *   conn.c   a client connection: HTTP upgrade, frames, writes, timeouts
+ *   room.c   rooms by code, their listeners, subscriptions and fan-out
+ *   redis.c  the two Redis connections: lookups, pub/sub, watchdog, backoff
+ *   http.c, ws.c, msg.c   pure parsers and encoders (unit-tested, fuzzed)
+ *
+ * Out of memory is fatal (xmalloc): the relay keeps no state of its own, and
+ * its clients reconnect, through nginx, to whichever relay is up.
+ */
+#ifndef TUTTI_RELAY_H
+#define TUTTI_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "token.h"
+
+#define RELAY_ID_MAX       32		/* -i: [A-Za-z0-9._-]{1,32} */
+#define RELAY_MSG_MAX      4096		/* largest client message (protocol.md) */
+#define RELAY_WQ_MAX       (1024 * 1024)	/* unsent bytes before a listener is dropped */
+#define RELAY_RBUF_MAX     (8192 + 4096 + 64)	/* unconsumed input held per connection */
+#define RELAY_HANDSHAKE_MS 10000	/* accept to 101 */
+#define RELAY_PING_MS      20000	/* quiet this long: send a WebSocket ping */
+#define RELAY_IDLE_MS      60000	/* nothing received this long: drop */
+#define RELAY_LINGER_MS    2000		/* a closing connection's last bytes */
+#define RELAY_TICK_MS      1000		/* handshake and linger deadlines */
+#define RELAY_KEEPALIVE_MS 5000		/* ping and idle sweep */
+#define RELAY_STOP_MS      500		/* SIGTERM to exit, at most */
+
+/*
+ * Bytes written to one or many sockets: an encoded frame, or an HTTP
+ * response. Each uv_write holds a reference, released in its callback, so a
+ * room event costs one allocation whatever the number of listeners.
+ */
+struct outbuf {
+	uint32_t refs;
+	uint32_t len;
+	uint8_t data[];
+};
+
+enum conn_state {
+	C_HANDSHAKE,	/* reading the request head */
+	C_AUTH,		/* the Redis lookup is in flight */
+	C_SUBWAIT,	/* authorized, in its room, waiting for the subscription */
+	C_OPEN,		/* upgraded: a listener */
+	C_CLOSING,	/* a refusal or a close frame queued, then FIN; waiting for EOF */
+	C_CLOSED	/* uv_close called; freed when the last reference goes */
+};
+
+struct conn;
+struct conn_list {
+	struct conn *head, *tail;
+	size_t n;
+};
+
+union relay_stream {
+	uv_handle_t h;
+	uv_stream_t s;
+	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+};
+
+struct conn {
+	union relay_stream u;		/* u.h.data points to the conn */
+	struct conn *next, *prev;	/* in relay.pending, .open or .closing */
+	struct conn *rnext, *rprev;	/* in room->head */
+	struct room *room;		/* set from C_SUBWAIT until it closes */
+	uint8_t *rbuf;			/* received bytes not consumed yet */
+	uint32_t rlen, rcap;
+	uint8_t *msg;			/* a fragmented text message being reassembled */
+	uint32_t msg_len;
+	/*
+	 * References: one for the libuv handle (dropped in the close callback)
+	 * and one for each Redis callback in flight that was given this conn
+	 * as privdata. Freed at zero; callbacks look at state first.
+	 */
+	uint32_t refs;
+	uint8_t state;			/* enum conn_state */
+	int8_t room_exists;		/* the EXISTS answer: 1, 0, -1 unknown */
+	uint64_t t_state;		/* uv_now() when it joined its list */
+	uint64_t t_rx;			/* uv_now() of the last byte received */
+	uint64_t t_ping;		/* uv_now() of the last ping sent */
+	char code[CODE_LEN + 1];	/* room code, once the request is checked */
+	char accept[29];		/* Sec-WebSocket-Accept, until the upgrade */
+	char from[48];			/* client address, for the log */
+};
+
+enum sub_state {
+	SUB_NONE,	/* not subscribed */
+	SUB_PENDING,	/* SUBSCRIBE sent */
+	SUB_ACTIVE,	/* subscription confirmed */
+	SUB_LEAVING	/* UNSUBSCRIBE sent */
+};
+
+struct room {
+	struct room *hnext;		/* hash chain */
+	struct conn *head;		/* listeners: C_SUBWAIT and C_OPEN */
+	uint32_t n;			/* number of listeners */
+	uint8_t sub;			/* enum sub_state */
+	uint8_t resync;			/* Redis was lost: send resync when subscribed */
+	uint8_t busy;			/* being iterated: do not free */
+	char code[CODE_LEN + 1];
+};
+
+enum rds_state { RDS_DOWN, RDS_CONNECTING, RDS_UP };
+
+struct redisAsyncContext;
+
+struct rds {
+	struct redisAsyncContext *cmd;	/* lookups and the watchdog's PUBLISH */
+	struct redisAsyncContext *sub;	/* SUBSCRIBE only */
+	int state;			/* enum rds_state */
+	int cmd_up, sub_up;		/* connect callback seen */
+	int ever_up, warned;
+	unsigned backoff_ms;
+	uint64_t t_connect;		/* uv_now() of the connection attempt */
+	uint64_t t_cmd_ok, t_sub_ok;	/* last reply on each connection */
+	char *path;			/* unix socket, or NULL */
+	char *host;
+	int port;
+	char ctl[64];			/* tutti:relay:{id}, see redis.c */
+	char err[128];			/* why the last connection attempt failed */
+	uv_timer_t retry, watchdog;
+};
+
+struct wreq;
+
+struct relay {
+	uv_loop_t *loop;
+	const char *id;			/* -i */
+	const char *listen_spec;	/* -l */
+	const char *redis_spec;		/* -R */
+	union relay_stream lsn;
+	int lsn_unix;
+	char *unix_path;		/* bound unix socket, removed at exit */
+	uv_timer_t tick, keepalive, stop_timer;
+	uv_signal_t sigterm, sigint;
+	int stopping;
+	struct conn_list pending;	/* C_HANDSHAKE, C_AUTH, C_SUBWAIT; by accept time */
+	struct conn_list open;		/* C_OPEN */
+	struct conn_list closing;	/* C_CLOSING; by closing time */
+	struct room **rooms;		/* hash table by code */
+	size_t nbuckets, nrooms;
+	struct outbuf *ping_frame;	/* shared by every keepalive ping */
+	struct outbuf *resync_frame;	/* {"type":"resync","reason":"redis"} */
+	struct outbuf *bye_frame;	/* close 1001, on SIGTERM */
+	struct wreq *wfree;		/* free write requests */
+	size_t nwfree;
+	struct rds rds;
+	uint8_t rdbuf[65536];		/* every read lands here first */
+};
+
+/* main.c */
+
+/* malloc/calloc that log and abort when memory runs out. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+/* After SIGTERM: finishes the exit at once when no connection is left. */
+void relay_maybe_done(struct relay *r);
+
+/* conn.c */
+
+/* A buffer of len bytes (data uninitialized) with one reference, the
+ * caller's; released with outbuf_unref, freed with the last reference. */
+struct outbuf *outbuf_new(size_t len);
+/* An unmasked final frame of opcode op around a copy of payload. */
+struct outbuf *outbuf_frame(unsigned op, const void *payload, size_t len);
+void outbuf_unref(struct outbuf *b);
+/* uv_listen callback of the relay's listening socket. */
+void conn_on_accept(uv_stream_t *server, int status);
+/* Queues b on c when c is an upgraded listener (a reference is taken until
+ * the write completes); closes c with 1008 when more than RELAY_WQ_MAX bytes
+ * are left unsent. May close c, never another conn. */
+void conn_send(struct conn *c, struct outbuf *b);
+/* The end of c's Redis lookup: status 0 joins the room (and upgrades once
+ * it is subscribed), else refuses with that status and detail. Ignored
+ * unless c is still C_AUTH. */
+void conn_auth_done(struct conn *c, int status, const char *detail);
+/* Sends the 101 and hello to a C_SUBWAIT conn, then handles any frames that
+ * came with the request. */
+void conn_upgrade(struct conn *c);
+/* Answers a conn not yet upgraded with a problem+json refusal, logs it
+ * (never the token) and closes it. */
+void conn_refuse(struct conn *c, int status, const char *detail);
+/* Drops one reference; frees c with the last. */
+void conn_unref(struct conn *c);
+/* Every RELAY_TICK_MS: drops handshakes older than RELAY_HANDSHAKE_MS and
+ * closing conns older than RELAY_LINGER_MS. */
+void conn_tick(struct relay *r);
+/* Every RELAY_KEEPALIVE_MS: pings quiet listeners, drops silent ones. */
+void conn_keepalive(struct relay *r);
+/* SIGTERM: drops conns not upgraded, sends close 1001 to every listener. */
+void conn_stop_all(struct relay *r);
+/* Closes every conn now. */
+void conn_abort_all(struct relay *r);
+/* Frees the pool of write requests (at exit, once no write is pending). */
+void conn_pool_free(struct relay *r);
+
+/* room.c */
+
+/* Adds a C_SUBWAIT conn to the room c->code, subscribing when it is the
+ * first. Returns 1 when the subscription is already active (upgrade now), 0
+ * when it is pending (room_on_subscribed upgrades), -1 when Redis is down
+ * (c is not in the room). */
+int room_join(struct relay *r, struct conn *c);
+/* Removes c from its room; the last one out unsubscribes. */
+void room_leave(struct relay *r, struct conn *c);
+/* A message of tutti:ev:{code}: checked as UTF-8, encoded once, written to
+ * every listener of the room from the same bytes. */
+void room_on_message(struct relay *r, const char *code, const char *payload, size_t len);
+/* SUBSCRIBE confirmed: resync (after a Redis loss) and upgrade the waiting. */
+void room_on_subscribed(struct relay *r, const char *code);
+/* UNSUBSCRIBE confirmed: subscribes again if someone joined meanwhile. */
+void room_on_unsubscribed(struct relay *r, const char *code);
+/* Redis is gone: every subscription is void; conns waiting for one get 503,
+ * rooms with listeners are marked for a resync. */
+void room_redis_lost(struct relay *r);
+/* Redis is back: subscribes every room with listeners. */
+void room_redis_up(struct relay *r);
+/* At exit: frees every room and the table. */
+void room_free_all(struct relay *r);
+
+/* redis.c */
+
+/* Parses spec (unix socket path, "unix:path", host:port or [v6]:port) and
+ * prepares the timers. Returns 0, or -1 for a malformed spec (the timers
+ * exist either way: rds_stop closes them). */
+int rds_init(struct relay *r, const char *spec);
+/* Connects (retrying with backoff forever) and starts the watchdog. */
+void rds_start(struct relay *r);
+/* Pipelines EXISTS tutti:room:{c->code} and HGET tutti:sess:{token_hash}
+ * room; conn_auth_done(c, ...) follows. Takes a reference on c per command.
+ * Returns 0, or -1 when Redis is not connected (answer 503). */
+int rds_auth(struct relay *r, struct conn *c, const char *token_hash);
+/* SUBSCRIBE / UNSUBSCRIBE tutti:ev:{code}; the confirmations come back
+ * through room_on_subscribed / room_on_unsubscribed. Return 0, or -1 when
+ * Redis is not connected. */
+int rds_subscribe(struct relay *r, const char *code);
+int rds_unsubscribe(struct relay *r, const char *code);
+/* At exit (r->stopping set): frees both connections, which calls pending
+ * lookups back with no reply, and closes the timers. */
+void rds_stop(struct relay *r);
+
+#endif

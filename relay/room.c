@@ -1,0 +1,259 @@
+/*
+ * room.c - the rooms this relay serves: a hash table by code, each with its
+ * listeners and the state of its Redis subscription (docs/protocol.md,
+ * tutti:ev:{code}). The first listener of a room subscribes, the last one
+ * leaving unsubscribes; a listener is upgraded (hello) only once the
+ * subscription is confirmed, so a client that fetches the room state after
+ * hello misses no event. Each event is encoded once and written to every
+ * listener from the same bytes.
+ *
+ * A room lives while it has listeners or a SUBSCRIBE/UNSUBSCRIBE in flight.
+ * Writes may close a listener in the middle of a walk over the room; `busy`
+ * keeps the room allocated until the walk ends.
+ */
+#include "relay.h"
+
+#include "log.h"
+#include "text.h"
+#include "ws.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static size_t
+room_hash(const char *code)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (*code != '\0')
+		h = (h ^ (unsigned char)*code++) * 16777619u;
+	return h;
+}
+
+static struct room *
+room_find(struct relay *r, const char *code)
+{
+	struct room *rm;
+
+	if (r->nbuckets == 0)
+		return NULL;
+	for (rm = r->rooms[room_hash(code) & (r->nbuckets - 1)]; rm != NULL; rm = rm->hnext)
+		if (strcmp(rm->code, code) == 0)
+			return rm;
+	return NULL;
+}
+
+static void
+room_grow(struct relay *r)
+{
+	size_t nb = r->nbuckets ? r->nbuckets * 2 : 64, i;
+	struct room **t = xcalloc(nb, sizeof(*t)), *rm, *next;
+
+	for (i = 0; i < r->nbuckets; i++)
+		for (rm = r->rooms[i]; rm != NULL; rm = next) {
+			next = rm->hnext;
+			rm->hnext = t[room_hash(rm->code) & (nb - 1)];
+			t[room_hash(rm->code) & (nb - 1)] = rm;
+		}
+	free(r->rooms);
+	r->rooms = t;
+	r->nbuckets = nb;
+}
+
+static struct room *
+room_add(struct relay *r, const char *code)
+{
+	struct room *rm = xcalloc(1, sizeof(*rm));
+	size_t b;
+
+	if (r->nrooms >= r->nbuckets)
+		room_grow(r);
+	memcpy(rm->code, code, CODE_LEN + 1);
+	b = room_hash(code) & (r->nbuckets - 1);
+	rm->hnext = r->rooms[b];
+	r->rooms[b] = rm;
+	r->nrooms++;
+	return rm;
+}
+
+/* Frees rm when nothing refers to it any more. */
+static void
+room_maybe_free(struct relay *r, struct room *rm)
+{
+	struct room **pp;
+
+	if (rm->n > 0 || rm->sub != SUB_NONE || rm->busy)
+		return;
+	for (pp = &r->rooms[room_hash(rm->code) & (r->nbuckets - 1)]; *pp != rm; pp = &(*pp)->hnext)
+		;
+	*pp = rm->hnext;
+	r->nrooms--;
+	free(rm);
+}
+
+int
+room_join(struct relay *r, struct conn *c)
+{
+	struct room *rm = room_find(r, c->code);
+
+	if (rm == NULL)
+		rm = room_add(r, c->code);
+	if (rm->sub == SUB_NONE) {
+		if (rds_subscribe(r, rm->code) != 0) {
+			room_maybe_free(r, rm);
+			return -1;
+		}
+		rm->sub = SUB_PENDING;
+	}
+	c->room = rm;
+	c->rprev = NULL;
+	c->rnext = rm->head;
+	if (rm->head != NULL)
+		rm->head->rprev = c;
+	rm->head = c;
+	rm->n++;
+	/* SUB_LEAVING: subscribed again when the UNSUBSCRIBE is confirmed. */
+	return rm->sub == SUB_ACTIVE;
+}
+
+void
+room_leave(struct relay *r, struct conn *c)
+{
+	struct room *rm = c->room;
+
+	if (c->rprev != NULL)
+		c->rprev->rnext = c->rnext;
+	else
+		rm->head = c->rnext;
+	if (c->rnext != NULL)
+		c->rnext->rprev = c->rprev;
+	c->rnext = c->rprev = NULL;
+	c->room = NULL;
+	if (--rm->n > 0)
+		return;
+	if (rm->sub == SUB_PENDING || rm->sub == SUB_ACTIVE)
+		rm->sub = rds_unsubscribe(r, rm->code) == 0 ? SUB_LEAVING : SUB_NONE;
+	room_maybe_free(r, rm);
+}
+
+/* Writes b to every upgraded listener of rm. */
+static void
+room_send(struct relay *r, struct room *rm, struct outbuf *b)
+{
+	struct conn *c, *next;
+
+	rm->busy++;
+	for (c = rm->head; c != NULL; c = next) {
+		next = c->rnext;	/* sending may close c, and only c */
+		if (c->state == C_OPEN)
+			conn_send(c, b);
+	}
+	rm->busy--;
+	room_maybe_free(r, rm);
+}
+
+void
+room_on_message(struct relay *r, const char *code, const char *payload, size_t len)
+{
+	struct room *rm = room_find(r, code);
+	struct outbuf *b;
+
+	if (rm == NULL || rm->sub != SUB_ACTIVE || rm->n == 0)
+		return;
+	if (text_utf8_len(payload, len) < 0) {
+		log_warn("room %s: dropped an event that is not UTF-8 (%zu bytes)", code, len);
+		return;
+	}
+	b = outbuf_frame(WS_OP_TEXT, payload, len);
+	room_send(r, rm, b);
+	outbuf_unref(b);
+}
+
+void
+room_on_subscribed(struct relay *r, const char *code)
+{
+	struct room *rm = room_find(r, code);
+	struct conn *c, *next;
+
+	if (rm == NULL || rm->sub != SUB_PENDING)
+		return;
+	rm->sub = SUB_ACTIVE;
+	if (rm->resync) {
+		rm->resync = 0;
+		room_send(r, rm, r->resync_frame);
+	}
+	rm->busy++;
+	for (c = rm->head; c != NULL; c = next) {
+		next = c->rnext;
+		if (c->state == C_SUBWAIT)
+			conn_upgrade(c);
+	}
+	rm->busy--;
+	room_maybe_free(r, rm);
+}
+
+void
+room_on_unsubscribed(struct relay *r, const char *code)
+{
+	struct room *rm = room_find(r, code);
+
+	if (rm == NULL || rm->sub != SUB_LEAVING)
+		return;
+	rm->sub = SUB_NONE;
+	if (rm->n > 0 && rds_subscribe(r, rm->code) == 0)
+		rm->sub = SUB_PENDING;
+	room_maybe_free(r, rm);
+}
+
+void
+room_redis_lost(struct relay *r)
+{
+	struct room *rm, *next;
+	struct conn *c, *cnext;
+	size_t i;
+
+	for (i = 0; i < r->nbuckets; i++)
+		for (rm = r->rooms[i]; rm != NULL; rm = rm->hnext)
+			rm->sub = SUB_NONE;
+	for (i = 0; i < r->nbuckets; i++)
+		for (rm = r->rooms[i]; rm != NULL; rm = next) {
+			next = rm->hnext;
+			rm->busy++;
+			for (c = rm->head; c != NULL; c = cnext) {
+				cnext = c->rnext;
+				if (c->state == C_SUBWAIT)
+					conn_refuse(c, 503, "Redis cannot be reached");
+			}
+			rm->busy--;
+			rm->resync = rm->n > 0;
+			room_maybe_free(r, rm);
+		}
+}
+
+void
+room_redis_up(struct relay *r)
+{
+	struct room *rm;
+	size_t i;
+
+	for (i = 0; i < r->nbuckets; i++)
+		for (rm = r->rooms[i]; rm != NULL; rm = rm->hnext)
+			if (rm->n > 0 && rm->sub == SUB_NONE && rds_subscribe(r, rm->code) == 0)
+				rm->sub = SUB_PENDING;
+}
+
+void
+room_free_all(struct relay *r)
+{
+	struct room *rm, *next;
+	size_t i;
+
+	for (i = 0; i < r->nbuckets; i++)
+		for (rm = r->rooms[i]; rm != NULL; rm = next) {
+			next = rm->hnext;
+			free(rm);
+		}
+	free(r->rooms);
+	r->rooms = NULL;
+	r->nbuckets = r->nrooms = 0;
+}
