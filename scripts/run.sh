@@ -97,12 +97,15 @@ nginx -e stderr -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -t -q
 nginx -e stderr -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" &
 PIDS+=($!)
 
+healthy=0
 for _ in $(seq 100); do
 	if curl -fsS "http://127.0.0.1:$PORT/api/healthz" 2>/dev/null | grep -q '"worker":true'; then
+		healthy=1
 		break
 	fi
 	sleep 0.1
 done
+[ "$healthy" = 1 ] || echo "run.sh: warning: /api/healthz does not report a healthy stack yet" >&2
 [ "$QUIET" = 1 ] || echo "tutti is running at http://127.0.0.1:$PORT/  (Ctrl-C stops it)"
 
 # Stop everything as soon as any one process dies.

@@ -32,43 +32,13 @@ suite() {
 	[ "$f" -eq 0 ] || FAILED_SUITES+=("$name")
 }
 
-# free_port: a TCP port on 127.0.0.1 that nobody listens on right now.
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# with_stack CMD...: starts the whole stack in a temporary directory on a
-# free port, runs CMD with TUTTI_URL set, and stops the stack.
-with_stack() {
-	local tmp port pid rc
-	tmp=$(mktemp -d /tmp/tutti-test.XXXXXX)
-	port=$(free_port)
-	scripts/run.sh -q -p "$port" -d "$tmp/data" -r "$tmp/run" >"$tmp/stack.log" 2>&1 &
-	pid=$!
-	for _ in $(seq 200); do
-		curl -fsS "http://127.0.0.1:$port/api/healthz" 2>/dev/null | grep -q '"worker":true' && break
-		sleep 0.1
-	done
-	TUTTI_URL="http://127.0.0.1:$port" TUTTI_ARTIFACTS="$LOGS" "$@"
-	rc=$?
-	kill -TERM "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	cp "$tmp/stack.log" "$LOGS/stack-e2e.log" 2>/dev/null
-	rm -rf "$tmp"
-	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$LOGS/stack-e2e.log"; then
-		echo "not ok - sanitizer report from a server process (see $LOGS/stack-e2e.log)"
-		rc=1
-	fi
-	return "$rc"
-}
-
 export CMOCKA_MESSAGE_OUTPUT=TAP
 for t in "$@"; do
 	suite "unit-$(basename "$t")" "$t"
 done
 if [ "$UNIT_ONLY" = 0 ]; then
 	suite integration /usr/bin/python3 tests/integration/test_stack.py
-	suite e2e with_stack tests/e2e/run.sh
+	suite e2e /usr/bin/python3 tests/integration/stack.py e2e tests/e2e/run.sh
 fi
 
 echo

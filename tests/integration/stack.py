@@ -2,6 +2,11 @@
 tutti-api, tutti-worker, two tutti-relays) on a free port in a temporary
 directory for a test, and stops it; plus small HTTP/WebSocket helpers and a
 TAP reporter. Uses only the standard library and Debian's python3-websocket.
+
+As a command, runs another test against a stack of its own:
+    python3 tests/integration/stack.py NAME CMD [ARG...]
+CMD gets TUTTI_URL; the stack's log is kept as build/test-logs/stack-NAME.log,
+and a sanitizer report in it fails the run with a TAP line.
 """
 import http.client
 import json
@@ -29,8 +34,9 @@ def free_port():
 class Stack:
     """The whole stack, started by start() and stopped by stop()."""
 
-    def __init__(self, relays=2):
+    def __init__(self, relays=2, name="integration"):
         self.relays = relays
+        self.name = name
         self.tmp = tempfile.mkdtemp(prefix="tutti-it-")
         self.port = free_port()
         self.data = os.path.join(self.tmp, "data")
@@ -84,7 +90,7 @@ class Stack:
         self.final_log = self.logtext(limit=None)
         logs = os.path.join(ROOT, "build", "test-logs")
         os.makedirs(logs, exist_ok=True)
-        with open(os.path.join(logs, "stack-integration.log"), "w") as f:
+        with open(os.path.join(logs, "stack-%s.log" % self.name), "w") as f:
             f.write(self.final_log)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -149,3 +155,28 @@ class Tap:
     def done(self):
         print("1..%d" % self.n)
         sys.exit(1 if self.failed else 0)
+
+
+def main(argv):
+    """Runs argv[2:] against a fresh stack; exits with its status."""
+    if len(argv) < 3:
+        sys.exit("usage: stack.py NAME CMD [ARG...]")
+    s = Stack(name=argv[1])
+    try:
+        s.start()
+        env = dict(os.environ, TUTTI_URL="http://127.0.0.1:%d" % s.port,
+                   TUTTI_ARTIFACTS=os.path.join(ROOT, "build", "test-logs"))
+        rc = subprocess.call(argv[2:], env=env)
+    except RuntimeError as e:
+        print("not ok - the stack starts\n# " + str(e).replace("\n", "\n# "), flush=True)
+        rc = 1
+    finally:
+        s.stop()
+    for line in s.sanitizer_reports()[:20]:
+        print("not ok - sanitizer report: " + line, flush=True)
+        rc = rc or 1
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
