@@ -23,6 +23,11 @@ while getopts "p:d:r:n:q" opt; do
 done
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# Refuse a port something already listens on, before starting anything.
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+	echo "run.sh: port $PORT is in use on 127.0.0.1; choose another with -p (make run PORT=...)" >&2
+	exit 1
+fi
 mkdir -p "$DATA" "$RUN"
 DATA=$(cd "$DATA" && pwd) RUN=$(cd "$RUN" && pwd)
 
@@ -97,14 +102,28 @@ nginx -e stderr -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -t -q
 nginx -e stderr -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" &
 PIDS+=($!)
 
+# all_alive: whether every process started so far is still running.
+all_alive() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null || return 1
+	done
+}
+
 healthy=0
 for _ in $(seq 100); do
-	if curl -fsS "http://127.0.0.1:$PORT/api/healthz" 2>/dev/null | grep -q '"worker":true'; then
+	all_alive || break
+	if curl -fsS --max-time 1 "http://127.0.0.1:$PORT/api/healthz" 2>/dev/null |
+	    grep -q '"worker":true'; then
 		healthy=1
 		break
 	fi
 	sleep 0.1
 done
+if ! all_alive; then
+	echo "run.sh: a process exited during start-up (is port $PORT free?); stopping the stack" >&2
+	exit 1
+fi
 [ "$healthy" = 1 ] || echo "run.sh: warning: /api/healthz does not report a healthy stack yet" >&2
 [ "$QUIET" = 1 ] || echo "tutti is running at http://127.0.0.1:$PORT/  (Ctrl-C stops it)"
 

@@ -6,11 +6,15 @@ Run: /usr/bin/python3 tests/integration/test_stack.py   (TAP output)
 """
 import json
 import os
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import Stack, Tap, now_us  # noqa: E402
+from stack import ROOT, Stack, Tap, now_us  # noqa: E402
 
 import websocket  # Debian's python3-websocket: a client tutti did not write
 
@@ -224,6 +228,30 @@ def t_static(t, s, ctx):
             (st, hdrs))
 
 
+def t_busy_port(t, s):
+    """A second stack on a port in use stops at once, says why, leaves nothing."""
+    tmp = tempfile.mkdtemp(prefix="tutti-busy-")
+    p = subprocess.Popen([os.path.join(ROOT, "scripts", "run.sh"), "-q", "-p", str(s.port),
+                          "-d", os.path.join(tmp, "data"), "-r", os.path.join(tmp, "run"),
+                          "-n", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, _ = p.communicate()
+    text = out.decode(errors="replace")
+    t.check(p.returncode not in (0, None) and ("port %d is in use" % s.port) in text,
+            "run.sh on a busy port exits non-zero with a message", text[-800:])
+    try:
+        os.killpg(p.pid, 0)
+        leftover = True
+    except ProcessLookupError:
+        leftover = False
+    t.check(not leftover, "and leaves no process behind")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     t = Tap()
     s = Stack()
@@ -245,6 +273,7 @@ def main():
         t.run(t_playback, s, ctx, wa, wb)
         t.run(t_advance, s, ctx, wa)
         t.run(t_static, s, ctx)
+        t.run(t_busy_port, s)
         wa.close()
         wb.close()
     except Exception as e:  # noqa: BLE001
