@@ -127,6 +127,39 @@ def t_websocket_refusals(t, s, ctx):
                 got)
 
 
+def close_code_after(s, ctx, send):
+    """Opens a listener, lets send(ws) misbehave, returns the close code."""
+    ws = websocket.create_connection(s.ws_url(ctx["code"], ctx["ta"]), timeout=5)
+    recv_until(ws, lambda m: m.get("type") == "hello")
+    send(ws)
+    deadline = time.time() + 5
+    try:
+        while time.time() < deadline:
+            op, data = ws.recv_data(control_frame=True)
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                return int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+    except (websocket.WebSocketException, OSError):
+        return None
+    finally:
+        ws.close()
+    return None
+
+
+def t_websocket_violations(t, s, ctx):
+    unmasked = bytes([0x81, 0x02]) + b"{}"
+    cases = [
+        (lambda ws: ws.sock.sendall(unmasked), 1002, "an unmasked frame"),
+        (lambda ws: ws.send(b"\xff\xfe", opcode=websocket.ABNF.OPCODE_TEXT), 1007,
+         "text that is not UTF-8"),
+        (lambda ws: ws.send("hello"), 1008, "text that is not JSON"),
+        (lambda ws: ws.send("[" + "1," * 3000 + "1]"), 1009, "a message over 4096 bytes"),
+        (lambda ws: ws.send_binary(b"\x00\x01"), 1003, "a binary message"),
+    ]
+    for send, want, what in cases:
+        got = close_code_after(s, ctx, send)
+        t.check(got == want, "the relay closes %d on %s (through nginx)" % (want, what), got)
+
+
 def connect_pair(t, s, ctx):
     wa = websocket.create_connection(s.ws_url(ctx["code"], ctx["ta"]), timeout=5)
     wb = websocket.create_connection(s.ws_url(ctx["code"], ctx["tb"]), timeout=5)
@@ -268,6 +301,7 @@ def main():
         t.run(t_room_get, s, ctx)
         t.run(t_bad_requests, s, ctx)
         t.run(t_websocket_refusals, s, ctx)
+        t.run(t_websocket_violations, s, ctx)
         wa, wb = connect_pair(t, s, ctx)
         t.run(t_timesync, s, wa)
         t.run(t_playback, s, ctx, wa, wb)
