@@ -261,6 +261,37 @@ def t_static(t, s, ctx):
             (st, hdrs))
 
 
+def t_redis_flush(t, s, ctx):
+    """Redis holds nothing durable: after FLUSHALL a GET of the room writes the
+    keys the relays need again, and commands flow through a new stream group."""
+    out = subprocess.run(["redis-cli", "-s", os.path.join(s.run, "redis.sock"), "FLUSHALL"],
+                         capture_output=True, text=True, timeout=10)
+    t.check(out.stdout.strip() == "OK", "FLUSHALL", out)
+    try:
+        websocket.create_connection(s.ws_url(ctx["code"], ctx["tb"]), timeout=5).close()
+        refused = None
+    except websocket.WebSocketBadStatusException as e:
+        refused = e.status_code
+    t.check(refused in (401, 404), "right after the flush the relay refuses the listener", refused)
+    st, room, _ = s.request("GET", "/api/rooms/" + ctx["code"], token=ctx["tb"])
+    t.check(st == 200 and len(room["users"]) == 2 and len(room["playlist"]) == 3,
+            "the room survives in SQLite", room)
+    ws = websocket.create_connection(s.ws_url(ctx["code"], ctx["tb"]), timeout=5)
+    hello = recv_until(ws, lambda m: m.get("type") == "hello")
+    t.check(hello is not None, "after a GET of the room the listener is let in again", hello)
+    deadline = time.time() + 5
+    while time.time() < deadline:   # the worker re-creates its stream group
+        st, body, _ = control(s, ctx, ctx["ta"], "play")
+        if st == 200:
+            break
+        time.sleep(0.2)
+    ev = recv_until(ws, lambda m: m.get("type") == "playback" and m["state"] == "playing")
+    t.check(st == 200 and ev and ev["seq"] == body["seq"] > room["seq"],
+            "commands apply and reach listeners after the flush", (st, body, ev))
+    control(s, ctx, ctx["ta"], "stop")
+    ws.close()
+
+
 def t_busy_port(t, s):
     """A second stack on a port in use stops at once, says why, leaves nothing."""
     tmp = tempfile.mkdtemp(prefix="tutti-busy-")
@@ -307,6 +338,7 @@ def main():
         t.run(t_playback, s, ctx, wa, wb)
         t.run(t_advance, s, ctx, wa)
         t.run(t_static, s, ctx)
+        t.run(t_redis_flush, s, ctx)
         t.run(t_busy_port, s)
         wa.close()
         wb.close()
