@@ -88,6 +88,24 @@ fail:
 	return NULL;
 }
 
+/* Returns the number of rows PRAGMA foreign_key_check reports (logging the
+ * first), or -1 when the check cannot run. */
+static int
+db_fk_violations(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (n++ == 0)
+			log_err("foreign key violation in table %s, row %lld",
+			    sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	return n;
+}
+
 static int
 db_apply(sqlite3 *db, const char *path, int num)
 {
@@ -100,9 +118,14 @@ db_apply(sqlite3 *db, const char *path, int num)
 		return -1;
 	}
 	snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;", num);
-	if (db_exec(db, "BEGIN IMMEDIATE") != 0)
+	/* Foreign keys are off while a migration rebuilds tables (SQLite's
+	 * "making other kinds of table schema changes"), and checked before
+	 * the commit instead. */
+	if (db_exec(db, "PRAGMA foreign_keys=OFF") != 0 ||
+	    db_exec(db, "BEGIN IMMEDIATE") != 0)
 		goto out;
-	if (db_exec(db, sql) != 0 || db_exec(db, pragma) != 0) {
+	if (db_exec(db, sql) != 0 || db_exec(db, pragma) != 0 ||
+	    db_fk_violations(db) != 0) {
 		log_err("migration %s failed; rolled back", path);
 		db_exec(db, "ROLLBACK");
 		goto out;
@@ -110,6 +133,7 @@ db_apply(sqlite3 *db, const char *path, int num)
 	if ((rc = db_exec(db, "COMMIT")) == 0)
 		log_info("applied %s", path);
 out:
+	db_exec(db, "PRAGMA foreign_keys=ON");
 	free(sql);
 	return rc;
 }

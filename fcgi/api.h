@@ -13,15 +13,25 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "route.h"
 #include "token.h"
 
 #define API_MAX_BODY (64 * 1024)
+#define API_NAME_BYTES (4 * 32 + 1)	/* a display name, UTF-8, with NUL */
+#define API_ROOM_NAME_CHARS 64
+
+struct api_metrics;
 
 /* Settings shared read-only by every thread. */
 struct api_config {
-	const char *datadir;	/* holds tutti.db and media/ */
+	const char *datadir;	/* holds tutti.db, media/ and uploads/ */
 	const char *redis;	/* unix socket path, or HOST:PORT */
 	int reply_wait_ms;	/* how long control waits for the worker */
+	int64_t upload_max;	/* largest accepted upload, bytes */
+	int64_t upload_ttl_us;	/* an unfinished upload expires this long after its creation */
+	int chat_burst;		/* chat: at most chat_burst messages ... */
+	int chat_window_s;	/* ... per user in any chat_window_s seconds */
+	struct api_metrics *metrics;	/* shared, thread-safe; see metrics.c */
 };
 
 /* Per-thread state; created by api_thread_open, freed by api_thread_close. */
@@ -35,22 +45,36 @@ struct api_thread {
 struct api_user {
 	int64_t id;
 	int64_t room_id;
-	char name[4 * 32 + 1];
+	char name[API_NAME_BYTES];
 	char role[8];
 	char code[CODE_LEN + 1];
 	char token_hash[TOKEN_HASH_LEN + 1];
 };
 
+/* An open room, as loaded by api_room_load(). */
+struct api_room {
+	int64_t id;
+	char code[CODE_LEN + 1];
+	char name[4 * API_ROOM_NAME_CHARS + 1];
+	int is_public;
+	char policy[16];		/* "admin" or "everyone" */
+	int64_t playlist_version;
+	int64_t created_us;
+};
+
 /* One request. Strings point into the FastCGI environment and live as long
- * as the request; body is owned by the request and freed after the handler. */
+ * as the request; body and events are owned by the request and released
+ * after the handler. */
 struct api_req {
 	FCGX_Request *fcgi;
 	struct api_thread *t;
 	const char *method;
 	const char *path;	/* without the query string */
 	const char *query;	/* may be "" */
+	struct route_match m;	/* filled by api_route() */
 	json_t *body;		/* parsed JSON object, or NULL before api_read_json() */
-	int status;		/* status sent, for the access log */
+	json_t *events;		/* room events queued by api_emit(), sent on commit */
+	int status;		/* status sent, for the access log and metrics */
 };
 
 /* --- http.c: requests and responses ------------------------------------ */
@@ -68,6 +92,32 @@ void api_reply(struct api_req *r, int status, json_t *body, const char *extra_he
  * detail is printf-style and may be NULL. */
 void api_problem(struct api_req *r, int status, const char *title, const char *detail, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The same with extra header lines (CRLF-terminated, or NULL). */
+void api_problem_h(struct api_req *r, int status, const char *title,
+    const char *extra_headers, const char *detail, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Sends a response without a body (204, or a tus reply) with extra header
+ * lines (CRLF-terminated, or NULL). */
+void api_reply_empty(struct api_req *r, int status, const char *extra_headers);
+
+/* api_read_json(), then refuses (400) any top-level key not in the
+ * NULL-terminated list of allowed keys. Returns 0, or -1 after the problem. */
+int api_read_json_only(struct api_req *r, ...) __attribute__((sentinel));
+
+/* Returns the FastCGI parameter (e.g. "HTTP_IF_MATCH"), or NULL. */
+const char *api_param(struct api_req *r, const char *name);
+
+/* Copies the URL-decoded value of query parameter name into buf (size n).
+ * Returns 1 when present, 0 when absent, -1 after sending 400 (bad escape,
+ * NUL byte, or longer than n - 1). */
+int api_query(struct api_req *r, const char *name, char *buf, size_t n);
+
+/* Reads an integer query parameter into *v, def when absent. Returns 0, or
+ * -1 after sending 400 when it is not an integer within [min, max]. */
+int api_query_int(struct api_req *r, const char *name, int64_t def, int64_t min,
+    int64_t max, int64_t *v);
 
 /* --- auth.c ------------------------------------------------------------- */
 
@@ -110,6 +160,94 @@ int api_sql_run(sqlite3 *db, int64_t *out_id, const char *sql, const char *types
  * there is none (or the code is malformed), -1 on a database error. */
 int api_room_find(sqlite3 *db, const char *code, int64_t *room_id);
 
+/* --- access.c: rooms, membership, roles ---------------------------------- */
+
+/* Loads the open room with this code into *room. Returns 0, or -1 after
+ * sending 404 (no such open room) or 500. */
+int api_room_load(struct api_req *r, const char *code, struct api_room *room);
+
+/* The room of the path ({code}) and its authenticated member: api_room_load
+ * then api_auth. Returns 0, or -1 after sending 404, 401 or 500. */
+int api_enter(struct api_req *r, struct api_room *room, struct api_user *u);
+
+/* Returns 0 when u is the room's admin, else -1 after sending 403. */
+int api_need_admin(struct api_req *r, const struct api_user *u, const char *what);
+
+/* Returns 0 when the room's policy lets u do what (a phrase for the error,
+ * "control playback"), else -1 after sending 403. */
+int api_need_policy(struct api_req *r, const struct api_room *room,
+    const struct api_user *u, const char *what);
+
+/* Returns a new JSON object {id, name, role, joined_us} of the user row in
+ * the current row of st, columns from col: id, name, role, joined_us. */
+json_t *api_user_row_json(sqlite3_stmt *st, int col);
+
+/* --- event.c: transactions and room events ------------------------------- */
+
+/* BEGIN IMMEDIATE. Returns 0, or -1 after sending 503 (database busy). */
+int api_tx_begin(struct api_req *r);
+
+/* Queues the room event {type, room, seq, ...fields} with the room's next
+ * seq (taken inside the open transaction). Steals fields (may be NULL).
+ * Returns the seq, or -1 on a database error (logged). */
+int64_t api_emit(struct api_req *r, const struct api_room *room, const char *type,
+    json_t *fields);
+
+/* Inserts a system chat line (printf-style text) and queues its "chat"
+ * event. Returns 0 or -1 (logged). Inside the open transaction. */
+int api_chat_system(struct api_req *r, const struct api_room *room, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* COMMIT, then publishes the queued events in seq order. Returns 0, or -1
+ * after rolling back and sending 500 (nothing is published). */
+int api_tx_commit(struct api_req *r);
+
+/* ROLLBACK and drop the queued events. */
+void api_tx_rollback(struct api_req *r);
+
+/* Bumps the playlist version inside the open transaction and queues the
+ * "playlist" event carrying the whole playlist. Returns the new version, or
+ * -1 (logged). */
+int64_t api_playlist_changed(struct api_req *r, struct api_room *room);
+
+/* Appends the library track to the room's playlist inside the open
+ * transaction (added_by 0: nobody, e.g. an import), bumps the version and
+ * queues the playlist event, and tells the worker after commit is not needed
+ * (it re-reads the playlist when the current item ends). Returns the new item
+ * id, 0 when no such track exists, -1 on a database error (logged). */
+int64_t api_playlist_append(struct api_req *r, struct api_room *room, int64_t track_id,
+    int64_t added_by);
+
+/* Returns the room's playlist (items not removed, in order) as a new JSON
+ * array of {id, position, added_by, track}, or NULL on a database error. */
+json_t *api_playlist_json(sqlite3 *db, int64_t room_id);
+
+/* Returns the public description of the track whose columns start at col in
+ * the current row of st: id, sha256, title, artist, album, duration_us,
+ * sample_rate, channels, bitrate (see API_TRACK_COLS). */
+json_t *api_track_json(sqlite3_stmt *st, int col);
+#define API_TRACK_COLS "t.id, t.sha256, t.title, t.artist, t.album, t.duration_us, " \
+	"t.sample_rate, t.channels, t.bitrate"
+
+/* Queues a command for the worker without waiting for its answer (e.g.
+ * "reload" after a playlist change, with item_id 0 for none). Returns 0,
+ * or -1 when Redis refused it (logged). */
+int api_worker_notify(struct api_req *r, const char *code, const char *action,
+    int64_t item_id);
+
+/* --- metrics.c ----------------------------------------------------------- */
+
+/* Allocates the shared counters. Returns NULL on OOM. */
+struct api_metrics *api_metrics_new(void);
+void api_metrics_free(struct api_metrics *m);
+
+/* Counts one finished request of route with its status and duration. */
+void api_metrics_count(struct api_metrics *m, enum api_route_id route, int status,
+    int64_t duration_us);
+
+/* Adds n bytes to the upload byte counter. */
+void api_metrics_upload_bytes(struct api_metrics *m, int64_t n);
+
 /* --- thread.c ------------------------------------------------------------ */
 
 /* Opens the thread's database. Returns 0, or -1 (logged). */
@@ -119,12 +257,41 @@ void api_thread_close(struct api_thread *t);
 /* Dispatches one request to its handler and sends exactly one response. */
 void api_route(struct api_req *r);
 
-/* --- handlers, one file per resource ------------------------------------ */
-void api_health(struct api_req *r);
+/* --- handlers, one file per resource; each sends exactly one response ---- */
+void api_health(struct api_req *r);		/* health.c */
+void api_ready(struct api_req *r);
+void api_metrics(struct api_req *r);		/* metrics.c */
+void api_rooms_list(struct api_req *r);		/* rooms.c */
 void api_rooms_create(struct api_req *r);
-void api_rooms_join(struct api_req *r, const char *code);
-void api_rooms_get(struct api_req *r, const char *code);
-void api_control(struct api_req *r, const char *code);
+void api_rooms_get(struct api_req *r);
+void api_rooms_update(struct api_req *r);
+void api_rooms_close(struct api_req *r);
+void api_rooms_join(struct api_req *r);
+void api_users_leave(struct api_req *r);	/* users.c */
+void api_users_admin(struct api_req *r);
+void api_users_list(struct api_req *r);
+void api_users_remove(struct api_req *r);
+void api_control(struct api_req *r);		/* control.c */
+void api_playlist_get(struct api_req *r);	/* playlist.c */
+void api_playlist_add(struct api_req *r);
+void api_playlist_order(struct api_req *r);
+void api_playlist_remove(struct api_req *r);
+void api_requests_list(struct api_req *r);	/* requests.c */
+void api_requests_create(struct api_req *r);
+void api_requests_resolve(struct api_req *r);
+void api_chat_list(struct api_req *r);		/* chat.c */
+void api_chat_post(struct api_req *r);
+void api_tracks_list(struct api_req *r);	/* tracks.c */
+void api_tracks_get(struct api_req *r);
+void api_uploads_options(struct api_req *r);	/* uploads.c */
+void api_uploads_create(struct api_req *r);
+void api_uploads_head(struct api_req *r);
+void api_uploads_patch(struct api_req *r);
+void api_uploads_delete(struct api_req *r);
+
+/* Returns the chat's last n messages (oldest first) as a new JSON array,
+ * or NULL on a database error. chat.c */
+json_t *api_chat_recent(sqlite3 *db, int64_t room_id, int n);
 
 /* --- library.c: the track library ----------------------------------------- */
 

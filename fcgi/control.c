@@ -109,8 +109,9 @@ api_control_answer(struct api_req *r, const char *text, size_t len)
 }
 
 void
-api_control(struct api_req *r, const char *code)
+api_control(struct api_req *r)
 {
+	const char *code = r->m.code;
 	char req[TOKEN_LEN + 1];
 	struct api_user u;
 	const char *action;

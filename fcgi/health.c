@@ -29,3 +29,9 @@ api_health(struct api_req *r)
 	    "db", db_ok, "redis", redis_ok, "worker", worker_ok,
 	    "now_us", (json_int_t)clock_now_us()), NULL);
 }
+
+void
+api_ready(struct api_req *r)
+{
+	api_problem(r, 501, "Not implemented", NULL);
+}

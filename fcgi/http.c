@@ -26,12 +26,21 @@ api_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Content";
+	case 423: return "Locked";
+	case 428: return "Precondition Required";
+	case 429: return "Too Many Requests";
+	case 460: return "Checksum Mismatch";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
 	default:  return "Status";
 	}
 }
@@ -65,28 +74,60 @@ api_reply(struct api_req *r, int status, json_t *body, const char *extra)
 	json_decref(body);
 }
 
-void
-api_problem(struct api_req *r, int status, const char *title, const char *fmt, ...)
+static void
+api_problem_v(struct api_req *r, int status, const char *title, const char *extra,
+    const char *fmt, va_list ap)
 {
 	char detail[512] = "";
 	json_t *p;
 	char *text;
-	va_list ap;
 
-	if (fmt != NULL) {
-		va_start(ap, fmt);
+	if (fmt != NULL)
 		vsnprintf(detail, sizeof(detail), fmt, ap);
-		va_end(ap);
-	}
 	p = json_pack("{s:s, s:s, s:i}", "type", "about:blank", "title", title,
 	    "status", status);
 	if (p != NULL && detail[0] != '\0')
 		json_object_set_new(p, "detail", json_string(detail));
 	text = p ? json_dumps(p, JSON_COMPACT) : NULL;
 	api_send(r, status, "application/problem+json",
-	    text ? text : "{\"title\":\"Internal error\",\"status\":500}", NULL);
+	    text ? text : "{\"title\":\"Internal error\",\"status\":500}", extra);
 	free(text);
 	json_decref(p);
+}
+
+void
+api_problem(struct api_req *r, int status, const char *title, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	api_problem_v(r, status, title, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+api_problem_h(struct api_req *r, int status, const char *title, const char *extra,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	api_problem_v(r, status, title, extra, fmt, ap);
+	va_end(ap);
+}
+
+void
+api_reply_empty(struct api_req *r, int status, const char *extra)
+{
+	r->status = status;
+	FCGX_FPrintF(r->fcgi->out, "Status: %d %s\r\nCache-Control: no-store\r\n%s\r\n",
+	    status, api_reason(status), extra ? extra : "");
+}
+
+const char *
+api_param(struct api_req *r, const char *name)
+{
+	return FCGX_GetParam(name, r->fcgi->envp);
 }
 
 /* Reads exactly len bytes of the body into a malloc'd buffer the caller
@@ -160,5 +201,118 @@ api_read_json(struct api_req *r)
 		api_problem(r, 400, "Malformed JSON", "the body must be a JSON object");
 		return -1;
 	}
+	return 0;
+}
+
+int
+api_read_json_only(struct api_req *r, ...)
+{
+	const char *key, *allowed;
+	json_t *v;
+	va_list ap;
+	int ok;
+
+	if (api_read_json(r) != 0)
+		return -1;
+	json_object_foreach(r->body, key, v) {
+		va_start(ap, r);
+		for (ok = 0; !ok && (allowed = va_arg(ap, const char *)) != NULL; )
+			ok = strcmp(key, allowed) == 0;
+		va_end(ap);
+		if (!ok) {
+			api_problem(r, 400, "Unknown field", "\"%.64s\" is not a field of "
+			    "this request", key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+api_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes n bytes of a query component (%XX and '+') into out (size cap).
+ * Returns the decoded length, or -1 for a bad escape, NUL, or overflow. */
+static long
+api_unescape(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '+')
+			c = ' ';
+		else if (c == '%') {
+			if (i + 2 >= n)
+				return -1;
+			if ((hi = api_hexval(s[i + 1])) < 0 || (lo = api_hexval(s[i + 2])) < 0)
+				return -1;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (c == '\0' || o + 1 >= cap)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
+int
+api_query(struct api_req *r, const char *name, char *buf, size_t n)
+{
+	const char *p = r->query, *amp, *eq;
+	size_t nl = strlen(name);
+
+	for (; *p != '\0'; p = *amp ? amp + 1 : amp) {
+		amp = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if ((size_t)((eq ? eq : amp) - p) != nl || strncmp(p, name, nl) != 0)
+			continue;
+		if (!eq)
+			eq = amp - 1;	/* "?q" alone: empty value */
+		if (api_unescape(eq + 1, (size_t)(amp - eq - 1), buf, n) < 0) {
+			api_problem(r, 400, "Invalid query", "parameter %s is malformed or "
+			    "longer than %zu bytes", name, n - 1);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+int
+api_query_int(struct api_req *r, const char *name, int64_t def, int64_t min,
+    int64_t max, int64_t *v)
+{
+	char buf[32], *end;
+	long long x;
+	int rc;
+
+	if ((rc = api_query(r, name, buf, sizeof(buf))) < 0)
+		return -1;
+	if (rc == 0) {
+		*v = def;
+		return 0;
+	}
+	errno = 0;
+	x = strtoll(buf, &end, 10);
+	if (buf[0] == '\0' || *end != '\0' || errno != 0 || x < min || x > max) {
+		api_problem(r, 400, "Invalid query", "parameter %s is an integer from "
+		    "%lld to %lld", name, (long long)min, (long long)max);
+		return -1;
+	}
+	*v = x;
 	return 0;
 }

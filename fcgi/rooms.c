@@ -143,8 +143,9 @@ api_seq_next(sqlite3 *db, int64_t room_id)
 }
 
 void
-api_rooms_join(struct api_req *r, const char *code)
+api_rooms_join(struct api_req *r)
 {
+	const char *code = r->m.code;
 	struct api_user u = { .role = "member" };
 	char token[TOKEN_LEN + 1];
 	sqlite3 *db = r->t->db;
@@ -203,45 +204,10 @@ api_users_json(sqlite3 *db, int64_t room_id)
 	return a;
 }
 
-/* Returns the public description of the track in the current row of st,
- * columns from `col` on: id, sha256, title, artist, album, duration_us. */
-static json_t *
-api_track_json(sqlite3_stmt *st, int col)
-{
-	const char *sha = (const char *)sqlite3_column_text(st, col + 1);
-	char url[128];
-
-	snprintf(url, sizeof(url), "/media/%.2s/%s.mp3", sha, sha);
-	return json_pack("{s:I, s:s, s:s, s:s, s:I, s:s}",
-	    "id", (json_int_t)sqlite3_column_int64(st, col),
-	    "title", (const char *)sqlite3_column_text(st, col + 2),
-	    "artist", (const char *)sqlite3_column_text(st, col + 3),
-	    "album", (const char *)sqlite3_column_text(st, col + 4),
-	    "duration_us", (json_int_t)sqlite3_column_int64(st, col + 5),
-	    "url", url);
-}
-
-static json_t *
-api_playlist_json(sqlite3 *db, int64_t room_id)
-{
-	sqlite3_stmt *st = api_sql(db, "SELECT i.id, i.position, t.id, t.sha256, "
-	    "t.title, t.artist, t.album, t.duration_us FROM playlist_items i "
-	    "JOIN tracks t ON t.id = i.track_id WHERE i.room_id = ? ORDER BY i.position",
-	    "i", room_id);
-	json_t *a = json_array();
-
-	while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{s:I, s:I, s:o}",
-		    "id", (json_int_t)sqlite3_column_int64(st, 0),
-		    "position", (json_int_t)sqlite3_column_int64(st, 1),
-		    "track", api_track_json(st, 2)));
-	sqlite3_finalize(st);
-	return a;
-}
-
 void
-api_rooms_get(struct api_req *r, const char *code)
+api_rooms_get(struct api_req *r)
 {
+	const char *code = r->m.code;
 	sqlite3 *db = r->t->db;
 	struct api_user u;
 	struct anchor a;
@@ -277,3 +243,7 @@ api_rooms_get(struct api_req *r, const char *code)
 fail:
 	api_problem(r, 500, "Internal error", "database error");
 }
+
+void api_rooms_list(struct api_req *r) { api_problem(r, 501, "Not implemented", NULL); }
+void api_rooms_update(struct api_req *r) { api_problem(r, 501, "Not implemented", NULL); }
+void api_rooms_close(struct api_req *r) { api_problem(r, 501, "Not implemented", NULL); }

@@ -1,81 +1,201 @@
 /*
  * route.c - maps a request's method and path to its handler. The path
- * parser is a pure function (api_route_parse) so it can be fuzzed.
+ * parser (api_route_parse) is a pure function over the caller's string so
+ * it can be fuzzed; the dispatch table below pairs routes and methods.
  */
 #include "api.h"
 #include "route.h"
 
 #include <string.h>
 
-int
-api_route_parse(const char *path, char *code, size_t codelen)
-{
-	static const char prefix[] = "/api/rooms/";
-	const char *seg, *slash;
-	size_t n;
+/* Path templates; "{code}", "{id}" and "{key}" are variable segments. */
+static const char *const api_templates[ROUTE_COUNT] = {
+	[ROUTE_NONE] = "",
+	[ROUTE_HEALTH] = "/api/healthz",
+	[ROUTE_READY] = "/api/readyz",
+	[ROUTE_METRICS] = "/metrics",
+	[ROUTE_ROOMS] = "/api/rooms",
+	[ROUTE_ROOM] = "/api/rooms/{code}",
+	[ROUTE_JOIN] = "/api/rooms/{code}/join",
+	[ROUTE_LEAVE] = "/api/rooms/{code}/leave",
+	[ROUTE_CONTROL] = "/api/rooms/{code}/control",
+	[ROUTE_ADMIN] = "/api/rooms/{code}/admin",
+	[ROUTE_USERS] = "/api/rooms/{code}/users",
+	[ROUTE_USER] = "/api/rooms/{code}/users/{id}",
+	[ROUTE_PLAYLIST] = "/api/rooms/{code}/playlist",
+	[ROUTE_PLAYLIST_ITEM] = "/api/rooms/{code}/playlist/{id}",
+	[ROUTE_REQUESTS] = "/api/rooms/{code}/requests",
+	[ROUTE_REQUEST] = "/api/rooms/{code}/requests/{id}",
+	[ROUTE_CHAT] = "/api/rooms/{code}/chat",
+	[ROUTE_TRACKS] = "/api/tracks",
+	[ROUTE_TRACK] = "/api/tracks/{id}",
+	[ROUTE_UPLOADS] = "/api/uploads",
+	[ROUTE_UPLOAD] = "/api/uploads/{key}",
+};
 
-	if (strcmp(path, "/api/healthz") == 0)
-		return ROUTE_HEALTH;
-	if (strcmp(path, "/api/rooms") == 0)
-		return ROUTE_ROOMS;
-	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
-		return ROUTE_NONE;
-	seg = path + sizeof(prefix) - 1;
-	slash = strchr(seg, '/');
-	n = slash ? (size_t)(slash - seg) : strlen(seg);
-	if (n == 0 || n >= codelen)
-		return ROUTE_NONE;
-	memcpy(code, seg, n);
-	code[n] = '\0';
-	if (slash == NULL)
-		return ROUTE_ROOM;
-	if (strcmp(slash, "/join") == 0)
-		return ROUTE_JOIN;
-	if (strcmp(slash, "/control") == 0)
-		return ROUTE_CONTROL;
-	return ROUTE_NONE;
+const char *
+api_route_name(enum api_route_id id)
+{
+	return id > ROUTE_NONE && id < ROUTE_COUNT ? api_templates[id] : "other";
+}
+
+/* Parses n bytes as a positive int64 without sign or leading zeros. */
+static int
+api_route_id(const char *s, size_t n, int64_t *v)
+{
+	int64_t x = 0;
+	size_t i;
+
+	if (n == 0 || n > 19 || s[0] == '0')
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || x > (INT64_MAX - (s[i] - '0')) / 10)
+			return -1;
+		x = x * 10 + (s[i] - '0');
+	}
+	*v = x;
+	return 0;
 }
 
 static int
-api_method_is(struct api_req *r, const char *want)
+api_route_key(const char *s, size_t n, char *key)
 {
-	if (strcmp(r->method, want) == 0)
-		return 1;
-	r->status = 405;
-	FCGX_FPrintF(r->fcgi->out, "Status: 405 Method Not Allowed\r\nAllow: %s\r\n"
-	    "Content-Type: application/problem+json\r\n\r\n"
-	    "{\"type\":\"about:blank\",\"title\":\"Method not allowed\",\"status\":405,"
-	    "\"detail\":\"use %s\"}\n", want, want);
+	size_t i;
+
+	if (n == 0 || n >= ROUTE_KEY_MAX)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return -1;
+	memcpy(key, s, n);
+	key[n] = '\0';
 	return 0;
+}
+
+/* Matches path against one template, filling m's variables. Returns 1 on a
+ * match, else 0. */
+static int
+api_route_match(const char *tpl, const char *path, struct route_match *m)
+{
+	while (*tpl != '\0') {
+		const char *te, *pe;
+		size_t tn, pn;
+
+		if (*tpl != '/' || *path != '/')
+			return 0;
+		tpl++, path++;
+		te = strchr(tpl, '/');
+		tn = te ? (size_t)(te - tpl) : strlen(tpl);
+		pe = strchr(path, '/');
+		pn = pe ? (size_t)(pe - path) : strlen(path);
+		if (strncmp(tpl, "{code}", tn) == 0 && tn == 6) {
+			if (pn == 0 || pn >= sizeof(m->code))
+				return 0;
+			memcpy(m->code, path, pn);
+			m->code[pn] = '\0';
+		} else if (strncmp(tpl, "{id}", tn) == 0 && tn == 4) {
+			if (api_route_id(path, pn, &m->id) != 0)
+				return 0;
+		} else if (strncmp(tpl, "{key}", tn) == 0 && tn == 5) {
+			if (api_route_key(path, pn, m->key) != 0)
+				return 0;
+		} else if (tn != pn || strncmp(tpl, path, tn) != 0)
+			return 0;
+		tpl += tn;
+		path += pn;
+	}
+	return *path == '\0';
+}
+
+enum api_route_id
+api_route_parse(const char *path, struct route_match *m)
+{
+	int i;
+
+	memset(m, 0, sizeof(*m));
+	for (i = ROUTE_NONE + 1; i < ROUTE_COUNT; i++)
+		if (api_route_match(api_templates[i], path, m))
+			return m->route = (enum api_route_id)i;
+	memset(m, 0, sizeof(*m));
+	return ROUTE_NONE;
+}
+
+/* One handler per route and method. */
+static const struct api_handler {
+	enum api_route_id route;
+	const char *method;
+	void (*fn)(struct api_req *);
+} api_handlers[] = {
+	{ ROUTE_HEALTH, "GET", api_health },
+	{ ROUTE_READY, "GET", api_ready },
+	{ ROUTE_METRICS, "GET", api_metrics },
+	{ ROUTE_ROOMS, "GET", api_rooms_list },
+	{ ROUTE_ROOMS, "POST", api_rooms_create },
+	{ ROUTE_ROOM, "GET", api_rooms_get },
+	{ ROUTE_ROOM, "PATCH", api_rooms_update },
+	{ ROUTE_ROOM, "DELETE", api_rooms_close },
+	{ ROUTE_JOIN, "POST", api_rooms_join },
+	{ ROUTE_LEAVE, "POST", api_users_leave },
+	{ ROUTE_CONTROL, "POST", api_control },
+	{ ROUTE_ADMIN, "PUT", api_users_admin },
+	{ ROUTE_USERS, "GET", api_users_list },
+	{ ROUTE_USER, "DELETE", api_users_remove },
+	{ ROUTE_PLAYLIST, "GET", api_playlist_get },
+	{ ROUTE_PLAYLIST, "POST", api_playlist_add },
+	{ ROUTE_PLAYLIST, "PUT", api_playlist_order },
+	{ ROUTE_PLAYLIST_ITEM, "DELETE", api_playlist_remove },
+	{ ROUTE_REQUESTS, "GET", api_requests_list },
+	{ ROUTE_REQUESTS, "POST", api_requests_create },
+	{ ROUTE_REQUEST, "PATCH", api_requests_resolve },
+	{ ROUTE_CHAT, "GET", api_chat_list },
+	{ ROUTE_CHAT, "POST", api_chat_post },
+	{ ROUTE_TRACKS, "GET", api_tracks_list },
+	{ ROUTE_TRACK, "GET", api_tracks_get },
+	{ ROUTE_UPLOADS, "OPTIONS", api_uploads_options },
+	{ ROUTE_UPLOADS, "POST", api_uploads_create },
+	{ ROUTE_UPLOAD, "OPTIONS", api_uploads_options },
+	{ ROUTE_UPLOAD, "HEAD", api_uploads_head },
+	{ ROUTE_UPLOAD, "PATCH", api_uploads_patch },
+	{ ROUTE_UPLOAD, "DELETE", api_uploads_delete },
+};
+
+#define API_NHANDLERS (sizeof(api_handlers) / sizeof(api_handlers[0]))
+
+/* Sends 405 with the Allow header listing the route's methods. */
+static void
+api_not_allowed(struct api_req *r)
+{
+	char allow[128] = "Allow: ", hdr[160];
+	size_t i;
+	int first = 1;
+
+	for (i = 0; i < API_NHANDLERS; i++)
+		if (api_handlers[i].route == r->m.route) {
+			if (!first)
+				strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
+			strncat(allow, api_handlers[i].method, sizeof(allow) - strlen(allow) - 1);
+			first = 0;
+		}
+	snprintf(hdr, sizeof(hdr), "%s\r\n", allow);
+	api_problem_h(r, 405, "Method not allowed", hdr, "%s is not allowed here; %s",
+	    r->method, allow);
 }
 
 void
 api_route(struct api_req *r)
 {
-	char code[16];
+	size_t i;
 
-	switch (api_route_parse(r->path, code, sizeof(code))) {
-	case ROUTE_HEALTH:
-		if (api_method_is(r, "GET"))
-			api_health(r);
-		break;
-	case ROUTE_ROOMS:
-		if (api_method_is(r, "POST"))
-			api_rooms_create(r);
-		break;
-	case ROUTE_ROOM:
-		if (api_method_is(r, "GET"))
-			api_rooms_get(r, code);
-		break;
-	case ROUTE_JOIN:
-		if (api_method_is(r, "POST"))
-			api_rooms_join(r, code);
-		break;
-	case ROUTE_CONTROL:
-		if (api_method_is(r, "POST"))
-			api_control(r, code);
-		break;
-	default:
-		api_problem(r, 404, "Not found", "no API endpoint at %s", r->path);
+	if (api_route_parse(r->path, &r->m) == ROUTE_NONE) {
+		api_problem(r, 404, "Not found", "no API endpoint at this path");
+		return;
 	}
+	for (i = 0; i < API_NHANDLERS; i++)
+		if (api_handlers[i].route == r->m.route &&
+		    strcmp(api_handlers[i].method, r->method) == 0) {
+			api_handlers[i].fn(r);
+			return;
+		}
+	api_not_allowed(r);
 }

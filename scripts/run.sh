@@ -4,6 +4,9 @@
 # unprivileged, with sockets and logs under RUNDIR. Prints the URL when the
 # stack answers; Ctrl-C or SIGTERM stops every process it started.
 # usage: scripts/run.sh [-p port] [-d datadir] [-r rundir] [-n relays] [-q]
+# Extra options for the daemons come from the environment (word-split):
+# TUTTI_API_OPTS, TUTTI_WORKER_OPTS, TUTTI_RELAY_OPTS; e.g. tests shorten
+# the admin grace period with TUTTI_WORKER_OPTS="-g 500".
 set -euo pipefail
 
 PORT=8080 DATA=$PWD/data RUN=$PWD/run NRELAYS=2 QUIET=0
@@ -72,13 +75,16 @@ redis-server --port 0 --unixsocket "$RUN/redis.sock" --unixsocketperm 700 \
 PIDS+=($!)
 wait_for "$RUN/redis.sock"
 
-bin/tutti-api -d "$DATA" -R "$RUN/redis.sock" -s "$RUN/api.sock" serve &
+# shellcheck disable=SC2086
+bin/tutti-api -d "$DATA" -R "$RUN/redis.sock" -s "$RUN/api.sock" ${TUTTI_API_OPTS:-} serve &
 PIDS+=($!)
-bin/tutti-worker -d "$DATA" -R "$RUN/redis.sock" -i worker-1 &
+# shellcheck disable=SC2086
+bin/tutti-worker -d "$DATA" -R "$RUN/redis.sock" -i worker-1 ${TUTTI_WORKER_OPTS:-} &
 PIDS+=($!)
 relays=""
 for i in $(seq "$NRELAYS"); do
-	bin/tutti-relay -l "unix:$RUN/relay-$i.sock" -R "$RUN/redis.sock" -i "r$i" &
+	# shellcheck disable=SC2086
+	bin/tutti-relay -l "unix:$RUN/relay-$i.sock" -R "$RUN/redis.sock" -i "r$i" ${TUTTI_RELAY_OPTS:-} &
 	PIDS+=($!)
 	relays+="		server unix:$RUN/relay-$i.sock;"$'\n'
 done

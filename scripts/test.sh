@@ -37,7 +37,9 @@ for t in "$@"; do
 	suite "unit-$(basename "$t")" "$t"
 done
 if [ "$UNIT_ONLY" = 0 ]; then
-	suite integration /usr/bin/python3 tests/integration/test_stack.py
+	for t in tests/integration/test_*.py; do
+		suite "integration-$(basename "$t" .py)" /usr/bin/python3 "$t"
+	done
 	suite e2e /usr/bin/python3 tests/integration/stack.py e2e tests/e2e/run.sh
 fi
 

@@ -34,9 +34,11 @@ def free_port():
 class Stack:
     """The whole stack, started by start() and stopped by stop()."""
 
-    def __init__(self, relays=2, name="integration"):
+    def __init__(self, relays=2, name="integration", env=None):
+        """env: extra environment for run.sh, e.g. {"TUTTI_WORKER_OPTS": "-g 500"}."""
         self.relays = relays
         self.name = name
+        self.env = dict(os.environ, **(env or {}))
         self.tmp = tempfile.mkdtemp(prefix="tutti-it-")
         self.port = free_port()
         self.data = os.path.join(self.tmp, "data")
@@ -49,7 +51,7 @@ class Stack:
             [os.path.join(ROOT, "scripts", "run.sh"), "-q", "-p", str(self.port),
              "-d", self.data, "-r", self.run, "-n", str(self.relays)],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -17,6 +17,7 @@
 #include "db.h"
 #include "log.h"
 #include "text.h"
+#include "guard.h"
 #include "token.h"
 #include "../../fcgi/route.h"
 
@@ -123,29 +124,92 @@ test_names(void **state)
 static void
 test_route_parse(void **state)
 {
-	static const struct { const char *path; int want; const char *code; } rows[] = {
-		{ "/api/healthz", ROUTE_HEALTH, NULL },
-		{ "/api/rooms", ROUTE_ROOMS, NULL },
-		{ "/api/rooms/ABCDE", ROUTE_ROOM, "ABCDE" },
-		{ "/api/rooms/ABCDE/join", ROUTE_JOIN, "ABCDE" },
-		{ "/api/rooms/ABCDE/control", ROUTE_CONTROL, "ABCDE" },
-		{ "/api/rooms/", ROUTE_NONE, NULL },
-		{ "/api/rooms//join", ROUTE_NONE, NULL },
-		{ "/api/rooms/ABCDE/other", ROUTE_NONE, NULL },
-		{ "/api/rooms/ABCDE/join/x", ROUTE_NONE, NULL },
-		{ "/api/rooms/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ROUTE_NONE, NULL },
-		{ "/api/healthzz", ROUTE_NONE, NULL },
-		{ "/", ROUTE_NONE, NULL },
+	static const struct {
+		const char *path;
+		int want;
+		const char *code;
+		int64_t id;
+		const char *key;
+	} rows[] = {
+		{ "/api/healthz", ROUTE_HEALTH, NULL, 0, NULL },
+		{ "/api/readyz", ROUTE_READY, NULL, 0, NULL },
+		{ "/metrics", ROUTE_METRICS, NULL, 0, NULL },
+		{ "/api/rooms", ROUTE_ROOMS, NULL, 0, NULL },
+		{ "/api/rooms/ABCDE", ROUTE_ROOM, "ABCDE", 0, NULL },
+		{ "/api/rooms/ABCDE/join", ROUTE_JOIN, "ABCDE", 0, NULL },
+		{ "/api/rooms/ABCDE/leave", ROUTE_LEAVE, "ABCDE", 0, NULL },
+		{ "/api/rooms/ABCDE/control", ROUTE_CONTROL, "ABCDE", 0, NULL },
+		{ "/api/rooms/ABCDE/users/17", ROUTE_USER, "ABCDE", 17, NULL },
+		{ "/api/rooms/ABCDE/playlist/9223372036854775807", ROUTE_PLAYLIST_ITEM,
+		    "ABCDE", INT64_MAX, NULL },
+		{ "/api/rooms/ABCDE/playlist/9223372036854775808", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/rooms/ABCDE/playlist/0", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/rooms/ABCDE/playlist/07", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/rooms/ABCDE/playlist/-1", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/rooms/ABCDE/requests/3", ROUTE_REQUEST, "ABCDE", 3, NULL },
+		{ "/api/tracks/5", ROUTE_TRACK, NULL, 5, NULL },
+		{ "/api/uploads/Ab_-9", ROUTE_UPLOAD, NULL, 0, "Ab_-9" },
+		{ "/api/uploads/a.b", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/uploads/..", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/uploads/", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/rooms/", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/rooms//join", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/rooms/ABCDE/", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/rooms/ABCDE/other", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/rooms/ABCDE/join/x", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/rooms/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/healthzz", ROUTE_NONE, NULL, 0, NULL },
+		{ "/api/healthz/", ROUTE_NONE, NULL, 0, NULL },
+		{ "//api/healthz", ROUTE_NONE, NULL, 0, NULL },
+		{ "", ROUTE_NONE, NULL, 0, NULL },
+		{ "/", ROUTE_NONE, NULL, 0, NULL },
 	};
-	char code[16];
+	struct route_match m;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		assert_int_equal(api_route_parse(rows[i].path, code, sizeof(code)), rows[i].want);
+		assert_int_equal(api_route_parse(rows[i].path, &m), rows[i].want);
+		assert_int_equal(m.route, rows[i].want);
 		if (rows[i].code)
-			assert_string_equal(code, rows[i].code);
+			assert_string_equal(m.code, rows[i].code);
+		assert_int_equal(m.id, rows[i].id);
+		if (rows[i].key)
+			assert_string_equal(m.key, rows[i].key);
 	}
+	assert_string_equal(api_route_name(ROUTE_USER), "/api/rooms/{code}/users/{id}");
+	assert_string_equal(api_route_name(ROUTE_NONE), "other");
+}
+
+/* Every prefix of a route path, NUL-terminated flush against a guard page,
+ * parses without reading past its end, to the same result as from an
+ * ordinary buffer; the whole path matches. */
+static void
+test_route_cuts(void **state)
+{
+	static const char *const paths[] = {
+		"/api/rooms/ABCDE/playlist/123", "/api/uploads/abc_DEF-1", "/metrics",
+		"/api/rooms/ABCDE/requests/42",
+	};
+	struct route_match m, want;
+	struct guard g;
+	char buf[64];
+	size_t i, n;
+
+	(void)state;
+	guard_init(&g, 64);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		for (n = 0; n <= strlen(paths[i]); n++) {
+			memcpy(buf, paths[i], n);
+			buf[n] = '\0';
+			api_route_parse(buf, &want);
+			api_route_parse((char *)guard_place(&g, buf, n + 1), &m);
+			assert_memory_equal(&m, &want, sizeof(m));
+			if (n == strlen(paths[i]))
+				assert_int_not_equal(m.route, ROUTE_NONE);
+		}
+	}
+	guard_free(&g);
 }
 
 static void
@@ -192,6 +256,7 @@ main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_route_parse),
+		cmocka_unit_test(test_route_cuts),
 		cmocka_unit_test(test_migrate_and_anchor),
 	};
 
