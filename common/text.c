@@ -68,7 +68,8 @@ text_is_space(char c)
 }
 
 int
-text_name_check(const char *s, size_t n, const char **start, size_t *len)
+text_span_check(const char *s, size_t n, long min_chars, long max_chars,
+    int multiline, const char **start, size_t *len)
 {
 	const unsigned char *p;
 	size_t i;
@@ -86,12 +87,20 @@ text_name_check(const char *s, size_t n, const char **start, size_t *len)
 	for (i = 0; i < n; i += k, count++) {
 		if ((k = text_decode(p + i, n - i, &cp)) < 0)
 			return -1;
+		if (multiline && (cp == '\n' || cp == '\t'))
+			continue;
 		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0x2028 || cp == 0x2029)
 			return -1;
 	}
-	if (count < 1 || count > NAME_MAX_CHARS)
+	if (count < min_chars || count > max_chars)
 		return -1;
 	*start = s;
 	*len = n;
 	return 0;
+}
+
+int
+text_name_check(const char *s, size_t n, const char **start, size_t *len)
+{
+	return text_span_check(s, n, 1, NAME_MAX_CHARS, 0, start, len);
 }

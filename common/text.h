@@ -13,6 +13,13 @@
  * (shortest form, no surrogates, at most U+10FFFF), else -1. */
 long text_utf8_len(const char *s, size_t n);
 
+/* Validates one piece of typed text: trims ASCII whitespace at both ends,
+ * then requires min_chars..max_chars code points of valid UTF-8 without
+ * control characters (multiline: newline and tab allowed inside). On success
+ * returns 0 and stores the trimmed span in *start and *len; else -1. */
+int text_span_check(const char *s, size_t n, long min_chars, long max_chars,
+    int multiline, const char **start, size_t *len);
+
 /* Validates a display name: trims ASCII whitespace at both ends, then requires
  * 1..NAME_MAX_CHARS code points of valid UTF-8 with no control characters.
  * On success returns 0 and stores the trimmed span in *start and *len.

@@ -8,43 +8,89 @@
 #include "log.h"
 #include "rkeys.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char *const api_actions[] = {
-	"play", "pause", "stop", "next", "prev", "seek", NULL
+	"play", "pause", "resume", "stop", "next", "prev", "seek", "jump", NULL
 };
 
-/* Checks body.action (and body.position_us for seek). Returns the action
- * name, or NULL after sending 400. *pos is -1 when no position was given. */
-static const char *
-api_control_parse(struct api_req *r, long long *pos)
+/* A validated control command. */
+struct api_cmd {
+	const char *action;
+	const char *arg;	/* "position_us", "offset_us", "item_id" or NULL */
+	long long value;
+};
+
+/* Returns body[key] as an integer in [min, max] into *v: 1 when present,
+ * 0 when absent, -1 after sending 400. */
+static int
+api_control_int(struct api_req *r, const char *key, long long min, long long max,
+    long long *v)
+{
+	json_t *j = json_object_get(r->body, key);
+
+	if (j == NULL)
+		return 0;
+	if (!json_is_integer(j) || json_integer_value(j) < min || json_integer_value(j) > max) {
+		api_problem(r, 400, "Invalid field", "\"%s\" is an integer from %lld to %lld",
+		    key, min, max);
+		return -1;
+	}
+	*v = json_integer_value(j);
+	return 1;
+}
+
+/* Checks the body: action, and the one argument seek or jump needs.
+ * Returns 0 with *c filled, or -1 after sending 400. */
+static int
+api_control_parse(struct api_req *r, struct api_cmd *c)
 {
 	json_t *a = json_object_get(r->body, "action");
-	json_t *p = json_object_get(r->body, "position_us");
-	int i;
+	long long pos = 0, off = 0, item = 0;
+	int np, no, ni, i;
 
-	*pos = -1;
 	for (i = 0; json_is_string(a) && api_actions[i] != NULL; i++)
 		if (strcmp(json_string_value(a), api_actions[i]) == 0)
 			break;
 	if (!json_is_string(a) || api_actions[i] == NULL) {
 		api_problem(r, 400, "Invalid action", "\"action\" is one of play, pause, "
-		    "stop, next, prev, seek");
-		return NULL;
+		    "resume, stop, next, prev, seek, jump");
+		return -1;
 	}
-	if (p != NULL && (!json_is_integer(p) || json_integer_value(p) < 0)) {
-		api_problem(r, 400, "Invalid position",
-		    "\"position_us\" is a non-negative integer of microseconds");
-		return NULL;
+	c->action = api_actions[i];
+	c->arg = NULL;
+	c->value = 0;
+	if ((np = api_control_int(r, "position_us", 0, INT64_MAX / 2, &pos)) < 0 ||
+	    (no = api_control_int(r, "offset_us", -INT64_MAX / 2, INT64_MAX / 2, &off)) < 0 ||
+	    (ni = api_control_int(r, "item_id", 1, INT64_MAX, &item)) < 0)
+		return -1;
+	if (strcmp(c->action, "seek") == 0 && np + no == 1) {
+		c->arg = np ? "position_us" : "offset_us";
+		c->value = np ? pos : off;
+	} else if (strcmp(c->action, "jump") == 0 && ni && !np && !no) {
+		c->arg = "item_id";
+		c->value = item;
+	} else if (np || no || ni || strcmp(c->action, "seek") == 0 ||
+	    strcmp(c->action, "jump") == 0) {
+		api_problem(r, 400, "Invalid command", "seek takes exactly one of "
+		    "\"position_us\" (absolute) and \"offset_us\" (relative); jump takes "
+		    "\"item_id\"; other actions take no argument");
+		return -1;
 	}
-	if (strcmp(api_actions[i], "seek") == 0 && p == NULL) {
-		api_problem(r, 400, "Invalid position", "seek needs \"position_us\"");
-		return NULL;
-	}
-	if (p != NULL)
-		*pos = json_integer_value(p);
-	return api_actions[i];
+	return 0;
+}
+
+/* Returns 0 when u may send c in room; else -1 after sending 403. An absolute
+ * seek (the progress bar) is the admin's; the rest follows the policy. */
+static int
+api_control_allowed(struct api_req *r, const struct api_room *room,
+    const struct api_user *u, const struct api_cmd *c)
+{
+	if (c->arg != NULL && strcmp(c->arg, "position_us") == 0)
+		return api_need_admin(r, u, "seek to an absolute position");
+	return api_need_policy(r, room, u, "control playback");
 }
 
 /* Returns 1 when a worker holds the liveness key, 0 when none does, -1 when
@@ -64,18 +110,18 @@ api_worker_alive(struct api_thread *t)
 
 static int
 api_control_submit(struct api_req *r, const struct api_user *u, const char *req,
-    const char *action, long long pos)
+    const struct api_cmd *c)
 {
 	redisReply *rep;
 
-	if (pos >= 0)
+	if (c->arg != NULL)
 		rep = api_redis_cmd(r->t, "XADD " RKEY_CMD_STREAM " MAXLEN ~ 100000 * "
-		    "req %s room %s user %lld action %s position_us %lld", req, u->code,
-		    (long long)u->id, action, pos);
+		    "req %s room %s user %lld action %s %s %lld", req, u->code,
+		    (long long)u->id, c->action, c->arg, c->value);
 	else
 		rep = api_redis_cmd(r->t, "XADD " RKEY_CMD_STREAM " MAXLEN ~ 100000 * "
 		    "req %s room %s user %lld action %s", req, u->code, (long long)u->id,
-		    action);
+		    c->action);
 	if (rep == NULL || rep->type != REDIS_REPLY_STRING) {
 		freeReplyObject(rep);
 		return -1;
@@ -111,31 +157,23 @@ api_control_answer(struct api_req *r, const char *text, size_t len)
 void
 api_control(struct api_req *r)
 {
-	const char *code = r->m.code;
 	char req[TOKEN_LEN + 1];
+	struct api_room room;
 	struct api_user u;
-	const char *action;
+	struct api_cmd c;
 	redisReply *rep;
-	int64_t room_id;
-	long long pos;
 	int rc;
 
-	if ((rc = api_room_find(r->t->db, code, &room_id)) != 0) {
-		if (rc > 0)
-			api_problem(r, 404, "No such room", "no open room has the code %s", code);
-		else
-			api_problem(r, 500, "Internal error", "database error");
-		return;
-	}
-	if (api_auth(r, code, &u) != 0 || api_read_json(r) != 0 ||
-	    (action = api_control_parse(r, &pos)) == NULL)
+	if (api_enter(r, &room, &u) != 0 ||
+	    api_read_json_only(r, "action", "position_us", "offset_us", "item_id", NULL) != 0 ||
+	    api_control_parse(r, &c) != 0 || api_control_allowed(r, &room, &u, &c) != 0)
 		return;
 	if ((rc = api_worker_alive(r->t)) <= 0) {
 		api_problem(r, 503, "Service unavailable", rc < 0 ? "Redis is unreachable" :
 		    "no playback worker is running");
 		return;
 	}
-	if (token_new(req) != 0 || api_control_submit(r, &u, req, action, pos) != 0) {
+	if (token_new(req) != 0 || api_control_submit(r, &u, req, &c) != 0) {
 		api_problem(r, 503, "Service unavailable", "the command could not be queued");
 		return;
 	}
@@ -144,7 +182,7 @@ api_control(struct api_req *r)
 	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
 		api_control_answer(r, rep->element[1]->str, rep->element[1]->len);
 	else {
-		log_warn("room %s: no reply to %s within %d ms", code, action,
+		log_warn("room %s: no reply to %s within %d ms", room.code, c.action,
 		    r->t->cfg->reply_wait_ms);
 		api_problem(r, 503, "Service unavailable", "the playback worker did not "
 		    "answer in time; the command may still be applied");

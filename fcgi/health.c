@@ -30,8 +30,25 @@ api_health(struct api_req *r)
 	    "now_us", (json_int_t)clock_now_us()), NULL);
 }
 
+/* GET /api/readyz: 200 when this process can serve requests (SQLite answers
+ * with the schema migrated, Redis answers PING), else 503 naming what is
+ * missing. Load balancers and the stack's start-up use it. */
 void
 api_ready(struct api_req *r)
 {
-	api_problem(r, 501, "Not implemented", NULL);
+	redisReply *rep;
+	int db_ok, redis_ok = 0;
+
+	db_ok = api_sql_run(r->t->db, NULL, "SELECT 1 FROM rooms LIMIT 1", "") != SQLITE_ERROR &&
+	    db_schema_version(r->t->db) > 0;
+	if ((rep = api_redis_cmd(r->t, "PING")) != NULL) {
+		redis_ok = rep->type == REDIS_REPLY_STATUS;
+		freeReplyObject(rep);
+	}
+	if (db_ok && redis_ok) {
+		api_reply(r, 200, json_pack("{s:s}", "status", "ready"), NULL);
+		return;
+	}
+	api_problem(r, 503, "Not ready", "%s%s%s", db_ok ? "" : "SQLite is not usable",
+	    !db_ok && !redis_ok ? "; " : "", redis_ok ? "" : "Redis is unreachable");
 }

@@ -5,6 +5,7 @@
  * MP3 files to the library. See usage() and docs/api.md.
  */
 #include "api.h"
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 
@@ -68,6 +69,7 @@ api_serve_one(struct api_thread *t, FCGX_Request *f)
 	char path[2048];
 	const char *uri = FCGX_GetParam("DOCUMENT_URI", f->envp);
 	struct api_req r = { .fcgi = f, .t = t, .method = api_method(f) };
+	int64_t start_us = clock_mono_us();
 	size_t n;
 
 	if (uri == NULL && (uri = FCGX_GetParam("REQUEST_URI", f->envp)) == NULL)
@@ -83,6 +85,8 @@ api_serve_one(struct api_thread *t, FCGX_Request *f)
 		r.query = "";
 	api_route(&r);
 	json_decref(r.body);
+	json_decref(r.events);	/* left only by a handler that forgot to end its transaction */
+	api_metrics_count(t->cfg->metrics, r.m.route, r.status, clock_mono_us() - start_us);
 	log_debug("%s %s %d", r.method, r.path, r.status);
 }
 
@@ -124,7 +128,7 @@ api_serve(struct api_ctx *ctx)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);	/* inherited by the threads */
 	signal(SIGPIPE, SIG_IGN);
-	if (FCGX_Init() != 0)
+	if (FCGX_Init() != 0 || (ctx->cfg.metrics = api_metrics_new()) == NULL)
 		return 1;
 	unlink(ctx->socket_path);
 	if ((ctx->listen_fd = FCGX_OpenSocket(ctx->socket_path, 128)) < 0) {
@@ -146,6 +150,7 @@ api_serve(struct api_ctx *ctx)
 	close(ctx->listen_fd);
 	unlink(ctx->socket_path);
 	pthread_mutex_destroy(&ctx->accept_lock);
+	api_metrics_free(ctx->cfg.metrics);
 	return started == ctx->nthreads ? 0 : 1;
 }
 
@@ -196,7 +201,9 @@ int
 main(int argc, char **argv)
 {
 	struct api_ctx ctx = {
-		.cfg = { .datadir = "data", .redis = "run/redis.sock", .reply_wait_ms = 2000 },
+		.cfg = { .datadir = "data", .redis = "run/redis.sock", .reply_wait_ms = 2000,
+		    .upload_max = (int64_t)1 << 30, .upload_ttl_us = (int64_t)24 * 3600 * 1000000,
+		    .chat_burst = 5, .chat_window_s = 10 },
 		.socket_path = "run/api.sock", .sqldir = "sql", .nthreads = 4,
 	};
 	enum log_level lvl = LOG_INFO;

@@ -1,10 +1,14 @@
 /*
  * rooms.c - the room resource of tutti-api:
- *   POST /api/rooms                 create a room; the creator is its admin
- *   POST /api/rooms/{code}/join     join with a display name
- *   GET  /api/rooms/{code}          the room: users, playlist, playback anchor
- * Every change is one SQLite transaction; the Redis keys the relays read
- * (room, session) and the room event are written after it commits.
+ *   GET    /api/rooms               public rooms, with listener counts
+ *   POST   /api/rooms               create a room; the creator is its admin
+ *   GET    /api/rooms/{code}        the room: settings, users, playlist,
+ *                                   playback anchor, recent chat, requests
+ *   PATCH  /api/rooms/{code}        settings (admin)
+ *   DELETE /api/rooms/{code}        close the room (admin)
+ *   POST   /api/rooms/{code}/join   join with a display name
+ * Every change is one transaction with its room events (event.c); the Redis
+ * keys the relays read (room, session) are written after it commits.
  */
 #include "anchor.h"
 #include "api.h"
@@ -18,33 +22,73 @@
 #include <string.h>
 
 #define API_CODE_TRIES 16
+#define API_FILL_MAX 500	/* a new room gets at most this many library tracks */
 
-/* Validates body.name into u->name. Returns 0, or -1 after sending 400. */
+/* Validates the string body[key] with text_span_check() into out (size n).
+ * Absent: returns 0 and leaves out alone. Returns 1 when set, or -1 after
+ * sending 400. */
 static int
-api_body_name(struct api_req *r, struct api_user *u)
+api_body_text(struct api_req *r, const char *key, long min, long max, char *out, size_t n)
 {
-	json_t *name = json_object_get(r->body, "name");
+	json_t *v = json_object_get(r->body, key);
 	const char *start;
 	size_t len;
 
-	if (!json_is_string(name)) {
-		api_problem(r, 400, "Invalid name", "\"name\" must be a string");
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || text_span_check(json_string_value(v), json_string_length(v),
+	    min, max, 0, &start, &len) != 0 || len >= n) {
+		api_problem(r, 400, "Invalid field", "\"%s\" is a string of %ld to %ld "
+		    "characters after trimming, without control characters", key, min, max);
 		return -1;
 	}
-	if (text_name_check(json_string_value(name), json_string_length(name),
-	    &start, &len) != 0) {
-		api_problem(r, 400, "Invalid name", "a name has 1 to %d characters after "
-		    "trimming, and no control characters", NAME_MAX_CHARS);
+	memcpy(out, start, len);
+	out[len] = '\0';
+	return 1;
+}
+
+/* Reads the display name (body.name) into u->name. Returns 0 or -1 after 400. */
+static int
+api_body_name(struct api_req *r, struct api_user *u)
+{
+	int rc = api_body_text(r, "name", 1, NAME_MAX_CHARS, u->name, sizeof(u->name));
+
+	if (rc == 0)
+		api_problem(r, 400, "Invalid name", "\"name\", your display name, is required");
+	return rc > 0 ? 0 : -1;
+}
+
+/* Reads the optional settings room_name, public and policy into room.
+ * Returns 0, or -1 after sending 400. */
+static int
+api_body_settings(struct api_req *r, struct api_room *room)
+{
+	json_t *pub = json_object_get(r->body, "public");
+	json_t *pol = json_object_get(r->body, "policy");
+
+	if (api_body_text(r, "room_name", 0, API_ROOM_NAME_CHARS, room->name,
+	    sizeof(room->name)) < 0)
+		return -1;
+	if (pub != NULL && !json_is_boolean(pub)) {
+		api_problem(r, 400, "Invalid field", "\"public\" is true or false");
 		return -1;
 	}
-	memcpy(u->name, start, len);
-	u->name[len] = '\0';
+	if (pub != NULL)
+		room->is_public = json_is_true(pub);
+	if (pol != NULL && (!json_is_string(pol) || (strcmp(json_string_value(pol), "admin") &&
+	    strcmp(json_string_value(pol), "everyone")))) {
+		api_problem(r, 400, "Invalid field", "\"policy\" is \"admin\" (only the admin "
+		    "controls playback and uploads) or \"everyone\"");
+		return -1;
+	}
+	if (pol != NULL)
+		snprintf(room->policy, sizeof(room->policy), "%s", json_string_value(pol));
 	return 0;
 }
 
 /* Inserts u (name, role, room_id set) with a fresh token, written to token.
  * Returns SQLITE_DONE with u->id and u->token_hash set, SQLITE_CONSTRAINT
- * when the name is taken in the room, or another SQLite code. */
+ * when the name is taken by someone present, or another SQLite code. */
 static int
 api_user_insert(sqlite3 *db, struct api_user *u, char *token)
 {
@@ -65,35 +109,45 @@ api_user_json(const struct api_user *u)
 	    "role", u->role);
 }
 
-/* Creates the room row with a fresh unique code, its playlist (the whole
- * library, for now) and a stopped anchor. Runs inside the caller's
- * transaction. Returns 0 with u->room_id and u->code set, or -1. */
+static json_t *
+api_settings_json(const struct api_room *room)
+{
+	return json_pack("{s:s, s:s, s:b, s:s}", "code", room->code, "name", room->name,
+	    "public", room->is_public, "policy", room->policy);
+}
+
+/* Creates the room row with a fresh unique code, its playlist and a stopped
+ * anchor, inside the caller's transaction. Returns 0 with room->id and
+ * room->code set, or -1. */
 static int
-api_room_insert(sqlite3 *db, struct api_user *u)
+api_room_insert(sqlite3 *db, struct api_room *room, int fill)
 {
 	int64_t now = clock_now_us();
 	int i, rc = SQLITE_CONSTRAINT;
 
 	for (i = 0; i < API_CODE_TRIES && rc == SQLITE_CONSTRAINT; i++) {
-		if (code_new(u->code) != 0)
+		if (code_new(room->code) != 0)
 			return -1;
-		rc = api_sql_run(db, &u->room_id, "INSERT INTO rooms (code, created_us) "
-		    "VALUES (?, ?) RETURNING id", "ti", u->code, now);
+		rc = api_sql_run(db, &room->id, "INSERT INTO rooms (code, created_us, name, "
+		    "public, policy) VALUES (?, ?, ?, ?, ?) RETURNING id", "titit", room->code,
+		    now, room->name, (int64_t)room->is_public, room->policy);
 	}
 	if (rc != SQLITE_ROW)
 		return -1;
-	if (api_sql_run(db, NULL, "INSERT INTO playlist_items (room_id, track_id, "
-	    "position) SELECT ?, id, row_number() OVER (ORDER BY title, id) FROM tracks",
-	    "i", u->room_id) != SQLITE_DONE)
+	if (fill && api_sql_run(db, NULL, "INSERT INTO playlist_items (room_id, track_id, "
+	    "position, added_us) SELECT ?, id, row_number() OVER (ORDER BY title, id), ? "
+	    "FROM tracks ORDER BY title, id LIMIT ?", "iii", room->id, now,
+	    (int64_t)API_FILL_MAX) != SQLITE_DONE)
 		return -1;
 	return api_sql_run(db, NULL, "INSERT INTO playback (room_id, state, item_id, "
 	    "position_us, at_us) VALUES (?1, 'stopped', (SELECT id FROM playlist_items "
 	    "WHERE room_id = ?1 ORDER BY position LIMIT 1), 0, ?2)", "ii",
-	    u->room_id, now) == SQLITE_DONE ? 0 : -1;
+	    room->id, now) == SQLITE_DONE ? 0 : -1;
 }
 
-/* Writes the room key and the session the relays check, after commit. A
- * Redis failure is logged, not fatal: GET /api/rooms/{code} writes both again. */
+/* Writes the room key and the session the relays check, after commit, in
+ * one round trip. A Redis failure is logged, not fatal: the next GET of the
+ * room writes both again. */
 static void
 api_room_announce(struct api_thread *t, const struct api_user *u)
 {
@@ -104,146 +158,250 @@ api_room_announce(struct api_thread *t, const struct api_user *u)
 	api_session_store(t, u);
 }
 
+/* Reads body.playlist: "library" (the default) or "empty". Returns 1 to fill
+ * the new room with the library, 0 not to, -1 after sending 400. */
+static int
+api_body_fill(struct api_req *r)
+{
+	json_t *p = json_object_get(r->body, "playlist");
+
+	if (p == NULL)
+		return 1;
+	if (json_is_string(p) && strcmp(json_string_value(p), "library") == 0)
+		return 1;
+	if (json_is_string(p) && strcmp(json_string_value(p), "empty") == 0)
+		return 0;
+	api_problem(r, 400, "Invalid field", "\"playlist\" is \"library\" (start with the "
+	    "library's tracks) or \"empty\"");
+	return -1;
+}
+
 void
 api_rooms_create(struct api_req *r)
 {
+	struct api_room room = { .policy = "admin" };
 	struct api_user u = { .role = "admin" };
 	char token[TOKEN_LEN + 1], loc[64];
-	sqlite3 *db = r->t->db;
+	int fill;
 
-	if (api_read_json(r) != 0 || api_body_name(r, &u) != 0)
+	if (api_read_json_only(r, "name", "room_name", "public", "policy", "playlist",
+	    NULL) != 0 || api_body_name(r, &u) != 0 || api_body_settings(r, &room) != 0 ||
+	    (fill = api_body_fill(r)) < 0 || api_tx_begin(r) != 0)
 		return;
-	if (db_begin(db) != 0)
+	if (api_room_insert(r->t->db, &room, fill) != 0)
 		goto fail;
-	if (api_room_insert(db, &u) != 0 || api_user_insert(db, &u, token) != SQLITE_DONE ||
-	    db_exec(db, "COMMIT") != 0) {
-		db_exec(db, "ROLLBACK");
+	u.room_id = room.id;
+	snprintf(u.code, sizeof(u.code), "%s", room.code);
+	if (api_user_insert(r->t->db, &u, token) != SQLITE_DONE)
 		goto fail;
-	}
+	if (api_tx_commit(r) != 0)
+		return;
 	api_room_announce(r->t, &u);
 	log_info("room %s created by user %lld", u.code, (long long)u.id);
 	snprintf(loc, sizeof(loc), "Location: /api/rooms/%s\r\n", u.code);
-	api_reply(r, 201, json_pack("{s:s, s:s, s:o}", "code", u.code, "token", token,
-	    "user", api_user_json(&u)), loc);
+	api_reply(r, 201, json_pack("{s:s, s:s, s:o, s:o}", "code", u.code, "token", token,
+	    "user", api_user_json(&u), "room", api_settings_json(&room)), loc);
 	return;
 fail:
+	api_tx_rollback(r);
 	api_problem(r, 500, "Internal error", "the room could not be created");
-}
-
-/* Takes the room's next seq inside the caller's transaction. Returns it, or -1. */
-static int64_t
-api_seq_next(sqlite3 *db, int64_t room_id)
-{
-	int64_t seq = -1;
-
-	if (api_sql_run(db, &seq, "UPDATE rooms SET seq = seq + 1 WHERE id = ? "
-	    "RETURNING seq", "i", room_id) != SQLITE_ROW)
-		return -1;
-	return seq;
 }
 
 void
 api_rooms_join(struct api_req *r)
 {
-	const char *code = r->m.code;
 	struct api_user u = { .role = "member" };
 	char token[TOKEN_LEN + 1];
-	sqlite3 *db = r->t->db;
-	int64_t seq = -1;
-	json_t *ev;
+	struct api_room room;
 	int rc;
 
-	if (api_read_json(r) != 0 || api_body_name(r, &u) != 0)
+	if (api_room_load(r, r->m.code, &room) != 0 ||
+	    api_read_json_only(r, "name", NULL) != 0 || api_body_name(r, &u) != 0 ||
+	    api_tx_begin(r) != 0)
 		return;
-	if (db_begin(db) != 0)
-		goto fail;
-	if ((rc = api_room_find(db, code, &u.room_id)) != 0) {
-		db_exec(db, "ROLLBACK");
-		if (rc < 0)
-			goto fail;
-		api_problem(r, 404, "No such room", "no open room has the code %s", code);
-		return;
-	}
-	snprintf(u.code, sizeof(u.code), "%s", code);
-	if ((rc = api_user_insert(db, &u, token)) == SQLITE_CONSTRAINT) {
-		db_exec(db, "ROLLBACK");
+	u.room_id = room.id;
+	snprintf(u.code, sizeof(u.code), "%s", room.code);
+	if ((rc = api_user_insert(r->t->db, &u, token)) == SQLITE_CONSTRAINT) {
+		api_tx_rollback(r);
 		api_problem(r, 409, "Name taken", "someone in room %s is already called %s",
-		    code, u.name);
+		    room.code, u.name);
 		return;
 	}
-	if (rc != SQLITE_DONE || (seq = api_seq_next(db, u.room_id)) < 0 ||
-	    db_exec(db, "COMMIT") != 0) {
-		db_exec(db, "ROLLBACK");
-		goto fail;
+	if (rc != SQLITE_DONE || api_sql_run(r->t->db, NULL, "UPDATE rooms SET "
+	    "empty_since_us = NULL WHERE id = ?", "i", room.id) != SQLITE_DONE ||
+	    api_emit(r, &room, "user_joined", json_pack("{s:o}", "user",
+	    api_user_json(&u))) < 0 || api_chat_system(r, &room, "%s joined", u.name) != 0) {
+		api_tx_rollback(r);
+		api_problem(r, 500, "Internal error", "could not join room %s", room.code);
+		return;
 	}
+	if (api_tx_commit(r) != 0)
+		return;
 	api_session_store(r->t, &u);
-	ev = json_pack("{s:s, s:s, s:I, s:o}", "type", "user_joined", "room", code,
-	    "seq", (json_int_t)seq, "user", api_user_json(&u));
-	api_publish(r->t, code, ev);
-	json_decref(ev);
-	api_reply(r, 201, json_pack("{s:s, s:o}", "token", token, "user",
-	    api_user_json(&u)), NULL);
-	return;
-fail:
-	api_problem(r, 500, "Internal error", "could not join room %s", code);
+	api_reply(r, 201, json_pack("{s:s, s:o, s:o}", "token", token, "user",
+	    api_user_json(&u), "room", api_settings_json(&room)), NULL);
 }
 
 static json_t *
 api_users_json(sqlite3 *db, int64_t room_id)
 {
-	sqlite3_stmt *st = api_sql(db, "SELECT id, name, role FROM users WHERE "
+	sqlite3_stmt *st = api_sql(db, "SELECT id, name, role, joined_us FROM users WHERE "
 	    "room_id = ? AND left_us IS NULL ORDER BY joined_us, id", "i", room_id);
 	json_t *a = json_array();
 
 	while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{s:I, s:s, s:s}",
-		    "id", (json_int_t)sqlite3_column_int64(st, 0),
-		    "name", (const char *)sqlite3_column_text(st, 1),
-		    "role", (const char *)sqlite3_column_text(st, 2)));
+		json_array_append_new(a, api_user_row_json(st, 0));
 	sqlite3_finalize(st);
 	return a;
+}
+
+/* Builds the room's JSON inside a read transaction, so seq, playlist,
+ * anchor and chat agree. Returns it, or NULL on a database error. */
+static json_t *
+api_room_json(struct api_req *r, const struct api_room *room, const struct api_user *u)
+{
+	sqlite3 *db = r->t->db;
+	json_t *j = NULL, *pl = NULL, *chat = NULL;
+	struct anchor a;
+	int64_t seq = 0, version = 0;
+
+	if (db_exec(db, "BEGIN") != 0)
+		return NULL;
+	if (api_sql_run(db, &seq, "SELECT seq FROM rooms WHERE id = ?", "i", room->id) !=
+	    SQLITE_ROW || api_sql_run(db, &version, "SELECT playlist_version FROM rooms "
+	    "WHERE id = ?", "i", room->id) != SQLITE_ROW || anchor_load(db, room->id, &a) < 0 ||
+	    (pl = api_playlist_json(db, room->id)) == NULL ||
+	    (chat = api_chat_recent(db, room->id, 50)) == NULL)
+		goto out;
+	j = api_settings_json(room);
+	json_object_update_new(j, json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o}",
+	    "seq", (json_int_t)seq, "now_us", (json_int_t)clock_now_us(),
+	    "you", api_user_json(u), "users", api_users_json(db, room->id),
+	    "playlist_version", (json_int_t)version, "playlist", pl,
+	    "playback", anchor_json(&a), "chat", chat));
+	pl = chat = NULL;
+out:
+	db_exec(db, "COMMIT");
+	json_decref(pl);
+	json_decref(chat);
+	return j;
 }
 
 void
 api_rooms_get(struct api_req *r)
 {
-	const char *code = r->m.code;
-	sqlite3 *db = r->t->db;
+	struct api_room room;
 	struct api_user u;
-	struct anchor a;
-	int64_t room_id, seq = 0;
-	json_t *room;
-	int rc;
+	json_t *j;
 
-	if ((rc = api_room_find(db, code, &room_id)) != 0) {
-		if (rc > 0)
-			api_problem(r, 404, "No such room", "no open room has the code %s", code);
-		else
-			api_problem(r, 500, "Internal error", "database error");
+	if (api_enter(r, &room, &u) != 0)
+		return;
+	if ((j = api_room_json(r, &room, &u)) == NULL) {
+		api_problem(r, 500, "Internal error", "database error");
 		return;
 	}
-	if (api_auth(r, code, &u) != 0)
-		return;
-	/* One read transaction, so seq, playlist and anchor agree. */
-	if (db_exec(db, "BEGIN") != 0)
-		goto fail;
-	if (api_sql_run(db, &seq, "SELECT seq FROM rooms WHERE id = ?", "i", room_id) !=
-	    SQLITE_ROW || anchor_load(db, room_id, &a) < 0) {
-		db_exec(db, "ROLLBACK");
-		goto fail;
-	}
-	room = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "code", code,
-	    "seq", (json_int_t)seq, "now_us", (json_int_t)clock_now_us(),
-	    "you", api_user_json(&u), "users", api_users_json(db, room_id),
-	    "playlist", api_playlist_json(db, room_id), "playback", anchor_json(&a));
-	db_exec(db, "COMMIT");
 	api_room_announce(r->t, &u);
-	api_reply(r, 200, room, NULL);
-	return;
-fail:
-	api_problem(r, 500, "Internal error", "database error");
+	api_reply(r, 200, j, NULL);
 }
 
-void api_rooms_list(struct api_req *r) { api_problem(r, 501, "Not implemented", NULL); }
-void api_rooms_update(struct api_req *r) { api_problem(r, 501, "Not implemented", NULL); }
-void api_rooms_close(struct api_req *r) { api_problem(r, 501, "Not implemented", NULL); }
+void
+api_rooms_list(struct api_req *r)
+{
+	sqlite3_stmt *st;
+	json_t *a = json_array();
+	int64_t limit, offset;
+
+	if (api_query_int(r, "limit", 50, 1, 200, &limit) != 0 ||
+	    api_query_int(r, "offset", 0, 0, 1000000, &offset) != 0)
+		goto out;
+	st = api_sql(r->t->db, "SELECT r.code, r.name, r.policy, r.created_us, "
+	    "(SELECT count(*) FROM users u WHERE u.room_id = r.id AND u.left_us IS NULL) "
+	    "AS n, (SELECT t.title FROM playback p JOIN playlist_items i ON i.id = p.item_id "
+	    "JOIN tracks t ON t.id = i.track_id WHERE p.room_id = r.id AND p.state = "
+	    "'playing') FROM rooms r WHERE r.public = 1 AND r.closed_us IS NULL "
+	    "ORDER BY n DESC, r.created_us DESC LIMIT ? OFFSET ?", "ii", limit, offset);
+	while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?}",
+		    "code", (const char *)sqlite3_column_text(st, 0),
+		    "name", (const char *)sqlite3_column_text(st, 1),
+		    "policy", (const char *)sqlite3_column_text(st, 2),
+		    "created_us", (json_int_t)sqlite3_column_int64(st, 3),
+		    "listeners", (json_int_t)sqlite3_column_int64(st, 4),
+		    "playing", (const char *)sqlite3_column_text(st, 5)));
+	if (st == NULL) {
+		api_problem(r, 500, "Internal error", "database error");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	api_reply(r, 200, json_pack("{s:O}", "rooms", a), NULL);
+out:
+	json_decref(a);
+}
+
+void
+api_rooms_update(struct api_req *r)
+{
+	struct api_room room;
+	struct api_user u;
+
+	if (api_enter(r, &room, &u) != 0 || api_need_admin(r, &u, "change the room") != 0 ||
+	    api_read_json_only(r, "room_name", "public", "policy", NULL) != 0 ||
+	    api_body_settings(r, &room) != 0 || api_tx_begin(r) != 0)
+		return;
+	if (api_sql_run(r->t->db, NULL, "UPDATE rooms SET name = ?, public = ?, policy = ? "
+	    "WHERE id = ?", "titi", room.name, (int64_t)room.is_public, room.policy,
+	    room.id) != SQLITE_DONE || api_emit(r, &room, "room_updated", json_pack("{s:o, "
+	    "s:I}", "settings", api_settings_json(&room), "by", (json_int_t)u.id)) < 0) {
+		api_tx_rollback(r);
+		api_problem(r, 500, "Internal error", "database error");
+		return;
+	}
+	if (api_tx_commit(r) == 0)
+		api_reply(r, 200, api_settings_json(&room), NULL);
+}
+
+/* After the room closed: removes the relays' room key, snapshot and the
+ * sessions of everyone who was in it, and tells the worker. */
+static void
+api_room_forget(struct api_req *r, const struct api_room *room)
+{
+	sqlite3_stmt *st = api_sql(r->t->db, "SELECT token_hash FROM users WHERE "
+	    "room_id = ? AND left_reason = 'closed'", "i", room->id);
+	redisReply *rep;
+
+	while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+		rep = api_redis_cmd(r->t, "DEL " RKEY_SESSION "%s", sqlite3_column_text(st, 0));
+		freeReplyObject(rep);
+	}
+	sqlite3_finalize(st);
+	rep = api_redis_cmd(r->t, "DEL " RKEY_ROOM "%s " RKEY_SNAPSHOT "%s", room->code,
+	    room->code);
+	freeReplyObject(rep);
+	api_worker_notify(r, room->code, "reload", 0);
+}
+
+void
+api_rooms_close(struct api_req *r)
+{
+	struct api_room room;
+	struct api_user u;
+	int64_t now = clock_now_us();
+
+	if (api_enter(r, &room, &u) != 0 || api_need_admin(r, &u, "close the room") != 0 ||
+	    api_tx_begin(r) != 0)
+		return;
+	if (api_sql_run(r->t->db, NULL, "UPDATE rooms SET closed_us = ? WHERE id = ?", "ii",
+	    now, room.id) != SQLITE_DONE || api_sql_run(r->t->db, NULL, "UPDATE users SET "
+	    "left_us = ?, left_reason = 'closed' WHERE room_id = ? AND left_us IS NULL", "ii",
+	    now, room.id) != SQLITE_DONE || api_emit(r, &room, "room_closed",
+	    json_pack("{s:s, s:I}", "reason", "closed", "by", (json_int_t)u.id)) < 0) {
+		api_tx_rollback(r);
+		api_problem(r, 500, "Internal error", "database error");
+		return;
+	}
+	if (api_tx_commit(r) != 0)
+		return;
+	api_room_forget(r, &room);
+	log_info("room %s closed by user %lld", room.code, (long long)u.id);
+	api_reply_empty(r, 204, NULL);
+}

@@ -47,7 +47,7 @@ def t_health(t, s):
 
 
 def t_rooms(t, s, ctx):
-    st, body, hdrs = s.request("POST", "/api/rooms", {"name": "  alice "})
+    st, body, hdrs = s.request("POST", "/api/rooms", {"name": "  alice ", "policy": "everyone"})
     ok = st == 201 and len(body["code"]) == 5 and set(body["code"]) <= ALPHABET
     t.check(ok, "create room: 201 with a 5-character code", body)
     t.check(len(body["token"]) >= 22 and body["user"]["role"] == "admin"
@@ -103,7 +103,7 @@ def t_bad_requests(t, s, ctx):
     st, body, hdrs = s.request("GET", "/api/nope")
     t.check(is_problem(st, body, hdrs, 404), "unknown endpoint: 404", body)
     st, body, hdrs = s.request("DELETE", "/api/rooms")
-    t.check(is_problem(st, body, hdrs, 405) and hdrs.get("allow") == "POST",
+    t.check(is_problem(st, body, hdrs, 405) and hdrs.get("allow") == "GET, POST",
             "wrong method: 405 with Allow", (body, hdrs))
     path = "/api/rooms/%s/control" % ctx["code"]
     for body_, what in [({"action": "dance"}, "unknown action"), ({"action": "seek"}, "seek without position"),
