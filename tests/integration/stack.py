@@ -128,6 +128,44 @@ def now_us():
     return time.time_ns() // 1000
 
 
+def is_problem(st, body, hdrs, status):
+    """True when the response is an RFC 9457 problem with this status."""
+    return (st == status and hdrs.get("content-type", "").startswith("application/problem+json")
+            and isinstance(body, dict) and body.get("status") == status
+            and bool(body.get("title")))
+
+
+def create_room(s, name="alice", **settings):
+    """Creates a room; returns (code, token, user) or raises."""
+    st, body, _ = s.request("POST", "/api/rooms", dict(settings, name=name))
+    if st != 201:
+        raise RuntimeError("create room: %d %r" % (st, body))
+    return body["code"], body["token"], body["user"]
+
+
+def join_room(s, code, name):
+    """Joins code as name; returns (token, user) or raises."""
+    st, body, _ = s.request("POST", "/api/rooms/%s/join" % code, {"name": name})
+    if st != 201:
+        raise RuntimeError("join %s: %d %r" % (code, st, body))
+    return body["token"], body["user"]
+
+
+def recv_until(ws, pred, timeout=5.0):
+    """Returns the first WebSocket JSON message for which pred holds, or None."""
+    import websocket
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ws.settimeout(max(0.05, deadline - time.time()))
+        try:
+            msg = json.loads(ws.recv())
+        except websocket.WebSocketTimeoutException:
+            return None
+        if pred(msg):
+            return msg
+    return None
+
+
 class Tap:
     """A minimal TAP producer: each check is one line, ok or not ok."""
 

@@ -1,0 +1,234 @@
+"""test_rooms.py - rooms and the people in them, through nginx: creating
+with settings, the public list with listener counts, settings, closing,
+joining and leaving, handing over admin, removing someone, the promotion
+of the longest-present user after the admin leaves, and idle rooms closing.
+Run: /usr/bin/python3 tests/integration/test_rooms.py   (TAP output)
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from stack import (Stack, Tap, create_room, is_problem, join_room,  # noqa: E402
+                   recv_until)
+
+import websocket  # noqa: E402
+
+GRACE_MS = 600
+IDLE_S = 2
+
+
+def room(s, code, token):
+    return s.request("GET", "/api/rooms/" + code, token=token)
+
+
+def t_create(t, s):
+    st, body, hdrs = s.request("POST", "/api/rooms", {
+        "name": "alice", "room_name": "  Friday  ", "public": True, "policy": "everyone"})
+    t.check(st == 201 and body["room"] == {"code": body["code"], "name": "Friday",
+            "public": True, "policy": "everyone"}, "create with settings: 201, name trimmed", body)
+    st, body, _ = s.request("POST", "/api/rooms", {"name": "alice"})
+    t.check(st == 201 and body["room"]["policy"] == "admin" and body["room"]["public"] is False
+            and body["room"]["name"] == "", "defaults: private, policy admin, no name", body)
+    for bad, what in (({"name": "a", "policy": "anyone"}, "unknown policy"),
+                      ({"name": "a", "public": "yes"}, "public not a boolean"),
+                      ({"name": "a", "room_name": "x" * 65}, "room name of 65 characters"),
+                      ({"name": "a", "room_name": "a\u0007b"}, "control character in room name"),
+                      ({"name": "a", "playlist": "all"}, "unknown playlist choice"),
+                      ({"name": "a", "colour": "red"}, "unknown field"),
+                      ({"room_name": "x"}, "no display name")):
+        st, body, hdrs = s.request("POST", "/api/rooms", bad)
+        t.check(is_problem(st, body, hdrs, 400), "create with %s: 400" % what, body)
+    st, body, _ = s.request("POST", "/api/rooms", {"name": "a", "playlist": "empty"})
+    st, r, _ = room(s, body["code"], body["token"])
+    t.check(st == 200 and r["playlist"] == [] and r["playback"]["item_id"] is None,
+            "playlist \"empty\": the room starts with nothing", r)
+
+
+def t_public_list(t, s):
+    pub, ta, _ = create_room(s, "alice", public=True, room_name="Open house")
+    priv, _, _ = create_room(s, "alice", public=False, room_name="Secret")
+    join_room(s, pub, "bob")
+    st, body, _ = s.request("GET", "/api/rooms")
+    rooms = {r["code"]: r for r in body.get("rooms", [])} if st == 200 else {}
+    t.check(pub in rooms and rooms[pub]["listeners"] == 2 and rooms[pub]["name"] == "Open house",
+            "public list: the public room with 2 listeners", body)
+    t.check(priv not in rooms, "public list: a private room is not listed", body)
+    st, body, hdrs = s.request("GET", "/api/rooms?limit=0")
+    t.check(is_problem(st, body, hdrs, 400), "public list: limit=0 is 400", body)
+
+
+def t_get_and_settings(t, s):
+    code, ta, alice = create_room(s, "alice", room_name="Kitchen")
+    tb, bob = join_room(s, code, "bob")
+    st, r, _ = room(s, code, tb)
+    t.check(st == 200 and r["name"] == "Kitchen" and r["policy"] == "admin"
+            and r["you"]["id"] == bob["id"] and len(r["users"]) == 2
+            and isinstance(r["playlist_version"], int), "GET room: settings, you, users", r)
+    t.check(any(m["kind"] == "system" and m["text"] == "bob joined" for m in r.get("chat", [])),
+            "GET room: the chat holds the system line \"bob joined\"", r.get("chat"))
+    ws = websocket.create_connection(s.ws_url(code, tb), timeout=5)
+    try:
+        st, body, hdrs = s.request("PATCH", "/api/rooms/" + code, {"public": True}, token=tb)
+        t.check(is_problem(st, body, hdrs, 403), "PATCH room by a member: 403", body)
+        st, body, _ = s.request("PATCH", "/api/rooms/" + code,
+                                {"room_name": "Den", "policy": "everyone"}, token=ta)
+        t.check(st == 200 and body["name"] == "Den" and body["policy"] == "everyone"
+                and body["public"] is False, "PATCH room by the admin: 200 with the settings", body)
+        ev = recv_until(ws, lambda m: m.get("type") == "room_updated")
+        t.check(ev is not None and ev["settings"]["name"] == "Den" and ev["by"] == alice["id"],
+                "room_updated event reaches a listener", ev)
+        st, body, hdrs = s.request("PATCH", "/api/rooms/" + code, {"code": "X"}, token=ta)
+        t.check(is_problem(st, body, hdrs, 400), "PATCH with an unknown field: 400", body)
+    finally:
+        ws.close()
+
+
+def t_join_leave(t, s):
+    code, ta, _ = create_room(s, "alice")
+    tb, bob = join_room(s, code, "bob")
+    st, body, hdrs = s.request("POST", "/api/rooms/%s/join" % code, {"name": "BOB"})
+    t.check(is_problem(st, body, hdrs, 409), "a present name, other case: 409", body)
+    ws = websocket.create_connection(s.ws_url(code, ta), timeout=5)
+    try:
+        st, _, _ = s.request("POST", "/api/rooms/%s/leave" % code, token=tb)
+        t.check(st == 204, "leave: 204", st)
+        ev = recv_until(ws, lambda m: m.get("type") == "user_left")
+        t.check(ev is not None and ev["user"]["id"] == bob["id"] and ev["reason"] == "left",
+                "user_left event with the reason", ev)
+        ev2 = recv_until(ws, lambda m: m.get("type") == "chat")
+        t.check(ev2 is not None and ev2["message"]["text"] == "bob left"
+                and ev2["seq"] == ev["seq"] + 1, "system chat line \"bob left\", next seq", ev2)
+    finally:
+        ws.close()
+    st, body, hdrs = room(s, code, tb)
+    t.check(is_problem(st, body, hdrs, 401), "the token of someone who left: 401", body)
+    st, body, _ = s.request("POST", "/api/rooms/%s/join" % code, {"name": "bob"})
+    t.check(st == 201 and body["user"]["id"] != bob["id"], "the same name may join again", body)
+    st, r, _ = room(s, code, ta)
+    t.check([u["name"] for u in r["users"]] == ["alice", "bob"], "users: present ones only", r)
+
+
+def t_admin_handover(t, s):
+    code, ta, alice = create_room(s, "alice")
+    tb, bob = join_room(s, code, "bob")
+    st, body, hdrs = s.request("PUT", "/api/rooms/%s/admin" % code, {"user_id": alice["id"]},
+                               token=tb)
+    t.check(is_problem(st, body, hdrs, 403), "hand over by a member: 403", body)
+    st, body, hdrs = s.request("PUT", "/api/rooms/%s/admin" % code, {"user_id": 999999},
+                               token=ta)
+    t.check(is_problem(st, body, hdrs, 404), "hand over to nobody: 404", body)
+    ws = websocket.create_connection(s.ws_url(code, tb), timeout=5)
+    try:
+        st, body, _ = s.request("PUT", "/api/rooms/%s/admin" % code, {"user_id": bob["id"]},
+                                token=ta)
+        t.check(st == 200 and body["admin"]["id"] == bob["id"], "hand over: 200", body)
+        ev = recv_until(ws, lambda m: m.get("type") == "role_changed")
+        t.check(ev is not None and ev["user"]["id"] == bob["id"] and ev["user"]["role"] == "admin"
+                and ev["previous"]["id"] == alice["id"], "role_changed event", ev)
+    finally:
+        ws.close()
+    st, r, _ = room(s, code, ta)
+    roles = {u["name"]: u["role"] for u in r["users"]}
+    t.check(roles == {"alice": "member", "bob": "admin"}, "roles swapped", roles)
+    st, body, hdrs = s.request("PATCH", "/api/rooms/" + code, {"public": True}, token=ta)
+    t.check(is_problem(st, body, hdrs, 403), "the former admin is a member now", body)
+
+
+def t_remove(t, s):
+    code, ta, alice = create_room(s, "alice")
+    tb, bob = join_room(s, code, "bob")
+    tc, carol = join_room(s, code, "carol")
+    st, body, hdrs = s.request("DELETE", "/api/rooms/%s/users/%d" % (code, carol["id"]), token=tb)
+    t.check(is_problem(st, body, hdrs, 403), "remove by a member: 403", body)
+    st, body, hdrs = s.request("DELETE", "/api/rooms/%s/users/%d" % (code, alice["id"]), token=ta)
+    t.check(is_problem(st, body, hdrs, 400), "the admin removing themself: 400", body)
+    st, _, _ = s.request("DELETE", "/api/rooms/%s/users/%d" % (code, carol["id"]), token=ta)
+    t.check(st == 204, "remove: 204", st)
+    st, body, hdrs = room(s, code, tc)
+    t.check(is_problem(st, body, hdrs, 401), "a removed user's token: 401", body)
+    st, body, hdrs = s.request("DELETE", "/api/rooms/%s/users/%d" % (code, carol["id"]), token=ta)
+    t.check(is_problem(st, body, hdrs, 404), "remove again: 404", body)
+    st, r, _ = room(s, code, ta)
+    t.check(any(m["text"] == "carol was removed" for m in r["chat"]), "system line for removal",
+            r["chat"])
+
+
+def t_promotion(t, s):
+    code, ta, alice = create_room(s, "alice")
+    tb, bob = join_room(s, code, "bob")
+    tc, carol = join_room(s, code, "carol")
+    ws = websocket.create_connection(s.ws_url(code, tc), timeout=5)
+    try:
+        t0 = time.time()
+        s.request("POST", "/api/rooms/%s/leave" % code, token=ta)
+        ev = recv_until(ws, lambda m: m.get("type") == "role_changed", timeout=GRACE_MS / 1000 + 5)
+        waited = time.time() - t0
+        t.check(ev is not None and ev["user"]["id"] == bob["id"] and ev["reason"] == "promoted",
+                "the longest-present user is promoted after the admin leaves", ev)
+        t.check(waited >= GRACE_MS / 1000 * 0.9, "not before the grace period (%.2f s)" % waited,
+                waited)
+    finally:
+        ws.close()
+    st, r, _ = room(s, code, tb)
+    t.check(st == 200 and r["you"]["role"] == "admin", "GET room: bob is admin now", r)
+    st, body, _ = s.request("PATCH", "/api/rooms/" + code, {"public": True}, token=tb)
+    t.check(st == 200, "the promoted admin may change settings", body)
+
+
+def t_close(t, s):
+    code, ta, _ = create_room(s, "alice")
+    tb, _ = join_room(s, code, "bob")
+    st, body, hdrs = s.request("DELETE", "/api/rooms/" + code, token=tb)
+    t.check(is_problem(st, body, hdrs, 403), "close by a member: 403", body)
+    ws = websocket.create_connection(s.ws_url(code, tb), timeout=5)
+    try:
+        st, _, _ = s.request("DELETE", "/api/rooms/" + code, token=ta)
+        t.check(st == 204, "close by the admin: 204", st)
+        ev = recv_until(ws, lambda m: m.get("type") == "room_closed")
+        t.check(ev is not None and ev["reason"] == "closed", "room_closed event", ev)
+    finally:
+        ws.close()
+    st, body, hdrs = room(s, code, ta)
+    t.check(is_problem(st, body, hdrs, 404), "a closed room: 404", body)
+    st, body, hdrs = s.request("POST", "/api/rooms/%s/join" % code, {"name": "dan"})
+    t.check(is_problem(st, body, hdrs, 404), "joining a closed room: 404", body)
+
+
+def t_idle_close(t, s):
+    code, ta, _ = create_room(s, "alice")
+    s.request("POST", "/api/rooms/%s/leave" % code, token=ta)
+    deadline = time.time() + IDLE_S + 6
+    st = 201
+    while time.time() < deadline:
+        st, body, _ = s.request("POST", "/api/rooms/%s/join" % code, {"name": "late%d" % st})
+        if st == 404:
+            break
+        # Joining made it non-empty again: leave, so it can go idle.
+        s.request("POST", "/api/rooms/%s/leave" % code, token=body["token"])
+        time.sleep(IDLE_S + 1)
+    t.check(st == 404, "a room left empty closes after the idle time", st)
+
+
+def t_other_room(t, s):
+    a, ta, _ = create_room(s, "alice")
+    b, tb, _ = create_room(s, "zoe")
+    st, body, hdrs = room(s, a, tb)
+    t.check(is_problem(st, body, hdrs, 401), "a token of another room: 401", body)
+
+
+def main():
+    t = Tap()
+    s = Stack(name="rooms", env={"TUTTI_WORKER_OPTS": "-g %d -I %d" % (GRACE_MS, IDLE_S)})
+    try:
+        s.start()
+        for fn in (t_create, t_public_list, t_get_and_settings, t_join_leave, t_admin_handover,
+                   t_remove, t_promotion, t_close, t_idle_close, t_other_room):
+            t.run(fn, s)
+    finally:
+        s.stop()
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
