@@ -292,6 +292,7 @@ void api_uploads_delete(struct api_req *r);
 /* Returns the chat's last n messages (oldest first) as a new JSON array,
  * or NULL on a database error. chat.c */
 json_t *api_chat_recent(sqlite3 *db, int64_t room_id, int n);
+json_t *api_requests_pending(sqlite3 *db, int64_t room_id);	/* requests.c */
 
 /* --- library.c: the track library ----------------------------------------- */
 

@@ -261,7 +261,7 @@ static json_t *
 api_room_json(struct api_req *r, const struct api_room *room, const struct api_user *u)
 {
 	sqlite3 *db = r->t->db;
-	json_t *j = NULL, *pl = NULL, *chat = NULL;
+	json_t *j = NULL, *pl = NULL, *chat = NULL, *reqs = NULL;
 	struct anchor a;
 	int64_t seq = 0, version = 0;
 
@@ -271,19 +271,21 @@ api_room_json(struct api_req *r, const struct api_room *room, const struct api_u
 	    SQLITE_ROW || api_sql_run(db, &version, "SELECT playlist_version FROM rooms "
 	    "WHERE id = ?", "i", room->id) != SQLITE_ROW || anchor_load(db, room->id, &a) < 0 ||
 	    (pl = api_playlist_json(db, room->id)) == NULL ||
-	    (chat = api_chat_recent(db, room->id, 50)) == NULL)
+	    (chat = api_chat_recent(db, room->id, 50)) == NULL ||
+	    (reqs = api_requests_pending(db, room->id)) == NULL)
 		goto out;
 	j = api_settings_json(room);
-	json_object_update_new(j, json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o}",
+	json_object_update_new(j, json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:o}",
 	    "seq", (json_int_t)seq, "now_us", (json_int_t)clock_now_us(),
 	    "you", api_user_json(u), "users", api_users_json(db, room->id),
 	    "playlist_version", (json_int_t)version, "playlist", pl,
-	    "playback", anchor_json(&a), "chat", chat));
-	pl = chat = NULL;
+	    "playback", anchor_json(&a), "chat", chat, "requests", reqs));
+	pl = chat = reqs = NULL;
 out:
 	db_exec(db, "COMMIT");
 	json_decref(pl);
 	json_decref(chat);
+	json_decref(reqs);
 	return j;
 }
 
