@@ -23,7 +23,7 @@ api_room_load(struct api_req *r, const char *code, struct api_room *room)
 	st = api_sql(r->t->db, "SELECT id, code, name, public, policy, playlist_version, "
 	    "created_us FROM rooms WHERE code = ? AND closed_us IS NULL", "t", code);
 	if (st == NULL || (rc = sqlite3_step(st)) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		api_sql_done(st);
 		if (st != NULL && rc == SQLITE_DONE)
 			api_problem(r, 404, "No such room", "no open room has the code %s", code);
 		else
@@ -37,7 +37,7 @@ api_room_load(struct api_req *r, const char *code, struct api_room *room)
 	snprintf(room->policy, sizeof(room->policy), "%s", sqlite3_column_text(st, 4));
 	room->playlist_version = sqlite3_column_int64(st, 5);
 	room->created_us = sqlite3_column_int64(st, 6);
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	return 0;
 }
 

@@ -141,15 +141,34 @@ redisContext *api_redis(struct api_thread *t);
  * which case the connection is dropped so the next call reconnects. */
 redisReply *api_redis_cmd(struct api_thread *t, const char *fmt, ...);
 
+/* Queues one command (hiredis format) without waiting for its reply; a
+ * later api_redis_drain() sends the queue in one write and reads the
+ * replies. Returns 0, or -1 when Redis is unreachable. */
+int api_redis_append(struct api_thread *t, const char *fmt, ...);
+
+/* Reads and discards the replies of n queued commands (errors logged).
+ * Returns 0, or -1 when a reply was an error or the connection broke (then
+ * dropped, so the next call reconnects). */
+int api_redis_drain(struct api_thread *t, int n);
+
 /* Publishes a room event (JSON text) on RKEY_EVENTS + code. Returns 0 or -1. */
 int api_publish(struct api_thread *t, const char *code, json_t *event);
 
 /* --- sql.c: prepared statements ------------------------------------------ */
 
-/* Prepares sql and binds one argument per character of types: 'i' int64_t,
- * 't' const char * (NULL binds NULL). Returns the statement, which the caller
- * finalizes, or NULL (logged). */
+/* Prepares sql (or reuses the connection's idle statement of the same text)
+ * and binds one argument per character of types: 'i' int64_t, 't' const
+ * char * (NULL binds NULL). Returns the statement, which the caller hands
+ * back with api_sql_done() (sqlite3_finalize() is also correct, only
+ * slower), or NULL (logged). */
 sqlite3_stmt *api_sql(sqlite3 *db, const char *sql, const char *types, ...);
+
+/* Resets st and clears its bindings, keeping it for the next api_sql() of
+ * the same text. NULL is fine. */
+void api_sql_done(sqlite3_stmt *st);
+
+/* Finalizes every statement of db, before sqlite3_close(). */
+void api_sql_close(sqlite3 *db);
 
 /* Prepares, binds (as api_sql), steps once and finalizes. Returns the result
  * of the step (SQLITE_DONE, SQLITE_ROW, SQLITE_CONSTRAINT, ...) or SQLITE_ERROR;

@@ -40,9 +40,8 @@ api_auth_lookup(sqlite3 *db, const char *hash, struct api_user *u)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if ((st = api_sql(db, sql, "t", hash)) == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		u->id = sqlite3_column_int64(st, 0);
@@ -52,7 +51,7 @@ api_auth_lookup(sqlite3 *db, const char *hash, struct api_user *u)
 		snprintf(u->code, sizeof(u->code), "%s", sqlite3_column_text(st, 4));
 		memcpy(u->token_hash, hash, sizeof(u->token_hash));
 	}
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 

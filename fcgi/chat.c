@@ -63,11 +63,11 @@ chat_page(sqlite3 *db, int64_t room_id, int64_t before, int n, int *more)
 		goto fail;
 	if (more != NULL)
 		*more = rc == SQLITE_ROW;
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	return a;
 fail:
 	log_err("room %" PRId64 ": %s", room_id, sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	json_decref(a);
 	return NULL;
 }

@@ -59,11 +59,11 @@ api_playlist_json(sqlite3 *db, int64_t room_id)
 	}
 	if (rc != SQLITE_DONE)
 		goto fail;
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	return a;
 fail:
 	log_err("room %lld: %s", (long long)room_id, sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	json_decref(a);
 	return NULL;
 }

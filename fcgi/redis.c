@@ -48,6 +48,15 @@ api_redis(struct api_thread *t)
 	return t->redis;
 }
 
+/* Drops the connection after an error, so the next call reconnects. */
+static void
+api_redis_drop(struct api_thread *t)
+{
+	log_warn("redis: %s", t->redis->errstr);
+	redisFree(t->redis);
+	t->redis = NULL;
+}
+
 redisReply *
 api_redis_cmd(struct api_thread *t, const char *fmt, ...)
 {
@@ -60,12 +69,44 @@ api_redis_cmd(struct api_thread *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	rep = redisvCommand(c, fmt, ap);
 	va_end(ap);
-	if (rep == NULL) {
-		log_warn("redis: %s", c->errstr);
-		redisFree(c);
-		t->redis = NULL;
-	}
+	if (rep == NULL)
+		api_redis_drop(t);
 	return rep;
+}
+
+int
+api_redis_append(struct api_thread *t, const char *fmt, ...)
+{
+	redisContext *c = api_redis(t);
+	va_list ap;
+	int rc;
+
+	if (c == NULL)
+		return -1;
+	va_start(ap, fmt);
+	rc = redisvAppendCommand(c, fmt, ap);
+	va_end(ap);
+	return rc == REDIS_OK ? 0 : -1;
+}
+
+int
+api_redis_drain(struct api_thread *t, int n)
+{
+	redisReply *rep;
+	int failed = 0;
+
+	while (n-- > 0 && t->redis != NULL) {
+		if (redisGetReply(t->redis, (void **)&rep) != REDIS_OK) {
+			api_redis_drop(t);
+			return -1;
+		}
+		if (rep->type == REDIS_REPLY_ERROR) {
+			log_warn("redis: %s", rep->str);
+			failed++;
+		}
+		freeReplyObject(rep);
+	}
+	return t->redis == NULL || failed ? -1 : 0;
 }
 
 int

@@ -83,11 +83,11 @@ req_collect(sqlite3 *db, sqlite3_stmt *st, int n, int *more)
 		goto fail;
 	if (more != NULL)
 		*more = rc == SQLITE_ROW;
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	return a;
 fail:
 	log_err("requests: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	json_decref(a);
 	return NULL;
 }
@@ -358,7 +358,7 @@ req_pending_load(struct api_req *r, const struct api_room *room, int64_t *track_
 		*track_id = sqlite3_column_int64(st, 1);
 		*user_id = sqlite3_column_int64(st, 2);
 	}
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	if (rc == SQLITE_ROW && strcmp(status, "pending") == 0)
 		return 0;
 	api_tx_rollback(r);

@@ -151,11 +151,13 @@ api_room_insert(sqlite3 *db, struct api_room *room, int fill)
 static void
 api_room_announce(struct api_thread *t, const struct api_user *u)
 {
-	redisReply *rep;
+	int n = 0;
 
-	rep = api_redis_cmd(t, "SET " RKEY_ROOM "%s %lld", u->code, (long long)u->room_id);
-	freeReplyObject(rep);
-	api_session_store(t, u);
+	n += api_redis_append(t, "SET " RKEY_ROOM "%s %lld", u->code,
+	    (long long)u->room_id) == 0;
+	n += api_redis_append(t, "HSET " RKEY_SESSION "%s room %s user_id %lld name %s "
+	    "role %s", u->token_hash, u->code, (long long)u->id, u->name, u->role) == 0;
+	api_redis_drain(t, n);
 }
 
 /* Reads body.playlist: "library" (the default) or "empty". Returns 1 to fill
@@ -251,8 +253,24 @@ api_users_json(sqlite3 *db, int64_t room_id)
 
 	while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(a, api_user_row_json(st, 0));
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	return a;
+}
+
+/* Reads the room's seq and playlist version. Returns 0 or -1. */
+static int
+api_room_counters(sqlite3 *db, int64_t room_id, int64_t *seq, int64_t *version)
+{
+	sqlite3_stmt *st = api_sql(db, "SELECT seq, playlist_version FROM rooms WHERE id = ?",
+	    "i", room_id);
+	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		*version = sqlite3_column_int64(st, 1);
+	}
+	api_sql_done(st);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* Builds the room's JSON inside a read transaction, so seq, playlist,
@@ -267,9 +285,8 @@ api_room_json(struct api_req *r, const struct api_room *room, const struct api_u
 
 	if (db_exec(db, "BEGIN") != 0)
 		return NULL;
-	if (api_sql_run(db, &seq, "SELECT seq FROM rooms WHERE id = ?", "i", room->id) !=
-	    SQLITE_ROW || api_sql_run(db, &version, "SELECT playlist_version FROM rooms "
-	    "WHERE id = ?", "i", room->id) != SQLITE_ROW || anchor_load(db, room->id, &a) < 0 ||
+	if (api_room_counters(db, room->id, &seq, &version) != 0 ||
+	    anchor_load(db, room->id, &a) < 0 ||
 	    (pl = api_playlist_json(db, room->id)) == NULL ||
 	    (chat = api_chat_recent(db, room->id, 50)) == NULL ||
 	    (reqs = api_requests_pending(db, room->id)) == NULL)
@@ -334,7 +351,7 @@ api_rooms_list(struct api_req *r)
 		api_problem(r, 500, "Internal error", "database error");
 		goto out;
 	}
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	api_reply(r, 200, json_pack("{s:O}", "rooms", a), NULL);
 out:
 	json_decref(a);
@@ -375,7 +392,7 @@ api_room_forget(struct api_req *r, const struct api_room *room)
 		rep = api_redis_cmd(r->t, "DEL " RKEY_SESSION "%s", sqlite3_column_text(st, 0));
 		freeReplyObject(rep);
 	}
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	rep = api_redis_cmd(r->t, "DEL " RKEY_ROOM "%s " RKEY_SNAPSHOT "%s", room->code,
 	    room->code);
 	freeReplyObject(rep);

@@ -24,6 +24,7 @@ api_thread_open(struct api_thread *t, const struct api_config *cfg)
 void
 api_thread_close(struct api_thread *t)
 {
+	api_sql_close(t->db);
 	sqlite3_close(t->db);
 	redisFree(t->redis);
 	t->db = NULL;

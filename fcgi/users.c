@@ -33,7 +33,7 @@ api_users_list(struct api_req *r)
 	a = json_array();
 	while (st != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_array_append_new(a, api_user_row_json(st, 0));
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	if (st == NULL || rc != SQLITE_DONE) {
 		json_decref(a);
 		api_problem(r, 500, "Internal error", "database error");
@@ -67,7 +67,7 @@ api_target_load(sqlite3 *db, int64_t room_id, int64_t id, struct api_target *t)
 		snprintf(t->token_hash, sizeof(t->token_hash), "%s", sqlite3_column_text(st, 2));
 		t->joined_us = sqlite3_column_int64(st, 3);
 	}
-	sqlite3_finalize(st);
+	api_sql_done(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 

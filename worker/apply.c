@@ -75,6 +75,7 @@ apply_decide(struct worker *w, const struct entry *e, struct apply_out *out)
 	struct anchor cur;
 	int rc;
 
+	memset(out, 0, sizeof(*out));
 	out->why = (struct sched_refusal){ 404, "no such room", "no room has this code" };
 	if (store_begin(w->store, 1) != 0)
 		return -1;
@@ -114,18 +115,55 @@ fail:
 	return -1;
 }
 
-/* Publishes what apply_decide() did and answers the command. */
+/* Returns the cause of the events a command makes: its action name, or
+ * "playlist" for a reload. */
+static const char *
+apply_cause(enum sched_action a)
+{
+	return a == SCHED_RELOAD ? "playlist" : sched_action_name(a);
+}
+
+/* The timers after a command that was refused or changed nothing: a
+ * reload drops them when the room is closed and re-arms them otherwise (the
+ * item after the current one may have changed); other commands keep them. */
+static void
+apply_timers(struct worker *w, const struct entry *e, const struct apply_out *out)
+{
+	struct room_state st = { out->room.id, out->room.code, out->a, "playlist",
+	    out->fire_us };
+	struct room *rec;
+
+	if (e->cmd.action != SCHED_RELOAD)
+		return;
+	if (out->kind == APPLY_REFUSED) {
+		if (out->room.closed) {
+			log_info("room %s is closed: its timers go", e->room);
+			rooms_forget(w, out->room.id);
+		}
+		return;
+	}
+	if ((rec = rooms_get(&w->rooms, out->room.id)) != NULL)
+		st.cause = rec->cause;
+	rooms_update(w, &st);
+}
+
+/* Publishes what apply_decide() did and answers the command (when it has a
+ * req). */
 static void
 apply_answer(struct worker *w, const struct entry *e, const struct apply_out *out)
 {
 	const char *act = sched_action_name(e->cmd.action);
-	struct room_state st = { out->room.id, out->room.code, out->a, act, out->fire_us };
+	const char *cause = apply_cause(e->cmd.action);
+	struct room_state st = { out->room.id, out->room.code, out->a, cause, out->fire_us };
 
 	switch (out->kind) {
 	case APPLY_REFUSED:
 		log_info("room %s: %s by user %lld refused: %s", e->room, act,
 		    (long long)e->user, out->why.title);
-		publish_reply_err(w, e->req, out->why.status, out->why.title, out->why.detail);
+		apply_timers(w, e, out);
+		if (e->req[0] != '\0')
+			publish_reply_err(w, e->req, out->why.status, out->why.title,
+			    out->why.detail);
 		return;
 	case APPLY_SKIPPED:
 		log_info("room %s: entry %s was applied before (last %s); answering again",
@@ -134,6 +172,7 @@ apply_answer(struct worker *w, const struct entry *e, const struct apply_out *ou
 	case APPLY_SAME:
 		log_debug("room %s: %s by user %lld (entry %s) changes nothing", e->room, act,
 		    (long long)e->user, e->id);
+		apply_timers(w, e, out);
 		break;
 	case APPLY_CHANGED:
 		log_debug("room %s: %s by user %lld (entry %s): seq %lld, %s item %lld at "
@@ -141,11 +180,12 @@ apply_answer(struct worker *w, const struct entry *e, const struct apply_out *ou
 		    (long long)out->seq, anchor_state_name(out->a.state),
 		    (long long)out->a.item_id, (long long)out->a.position_us,
 		    (long long)out->a.at_us);
-		publish_playback(w, out->room.code, out->seq, &out->a, act);
+		publish_playback(w, out->room.code, out->seq, &out->a, cause);
 		rooms_update(w, &st);
 		break;
 	}
-	publish_reply_ok(w, e->req, out->seq, &out->a);
+	if (e->req[0] != '\0')
+		publish_reply_ok(w, e->req, out->seq, &out->a);
 }
 
 void
@@ -167,8 +207,9 @@ apply_entry(struct worker *w, const redisReply *r)
 	} else if (apply_decide(w, &e, &out) != 0) {
 		log_err("room %s: %s (entry %s) failed on the database", e.room,
 		    sched_action_name(e.cmd.action), e.id);
-		publish_reply_err(w, e.req, 503, "database unavailable",
-		    "the command could not be applied; try again");
+		if (e.req[0] != '\0')
+			publish_reply_err(w, e.req, 503, "database unavailable",
+			    "the command could not be applied; try again");
 	} else
 		apply_answer(w, &e, &out);
 	publish_ack(w, e.id);

@@ -92,7 +92,32 @@ entry_bad(const char **why, const char *msg)
 	return -1;
 }
 
-enum { F_REQ = 1, F_ROOM = 2, F_USER = 4, F_ACTION = 8, F_POS = 16 };
+enum {
+	F_REQ = 1, F_ROOM = 2, F_USER = 4, F_ACTION = 8, F_POS = 16, F_OFFSET = 32,
+	F_ITEM = 64
+};
+
+#define ENTRY_NFIELDS 7
+
+/* Stores the value v of the numeric field f into e. Returns 0, or -1 when
+ * it is not a decimal int64 in the field's range. */
+static int
+entry_number(struct entry *e, unsigned f, const char *v)
+{
+	int64_t x;
+
+	if (entry_int64(v, &x) != 0 || (x < 0 && f != F_OFFSET))
+		return -1;
+	if (f == F_USER)
+		e->user = x;
+	else if (f == F_POS)
+		e->cmd.position_us = x;
+	else if (f == F_OFFSET)
+		e->cmd.offset_us = x;
+	else
+		e->cmd.item_id = x;
+	return 0;
+}
 
 /* Stores one field/value pair into e; *seen collects the fields met so far.
  * Returns 0, or -1 with *why set. */
@@ -100,7 +125,15 @@ static int
 entry_field(struct entry *e, const redisReply *k, const redisReply *v, unsigned *seen,
     const char **why)
 {
-	static const char *const names[] = { "req", "room", "user", "action", "position_us" };
+	static const char *const names[ENTRY_NFIELDS] = {
+		"req", "room", "user", "action", "position_us", "offset_us", "item_id"
+	};
+	static const char *const bad[ENTRY_NFIELDS] = {
+		NULL, NULL, "user is not a user id (0 for the system)", NULL,
+		"position_us is not a decimal integer >= 0",
+		"offset_us is not a decimal integer",
+		"item_id is not a decimal integer >= 0"
+	};
 	unsigned f = 0, i;
 
 	if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
@@ -109,7 +142,7 @@ entry_field(struct entry *e, const redisReply *k, const redisReply *v, unsigned 
 	}
 	if (strlen(k->str) != k->len || strlen(v->str) != v->len)
 		return entry_bad(why, "a field or value contains a NUL byte");
-	for (i = 0; i < 5 && f == 0; i++)
+	for (i = 0; i < ENTRY_NFIELDS && f == 0; i++)
 		if (strcmp(k->str, names[i]) == 0)
 			f = 1u << i;
 	if (f == 0)
@@ -130,17 +163,35 @@ entry_field(struct entry *e, const redisReply *k, const redisReply *v, unsigned 
 			return entry_bad(why, "room is not a room code");
 		memcpy(e->room, v->str, CODE_LEN + 1);
 		return 0;
-	case F_USER:
-		if (entry_int64(v->str, &e->user) != 0 || e->user <= 0)
-			return entry_bad(why, "user is not a user id");
-		return 0;
 	case F_ACTION:
 		if (sched_action_parse(v->str, &e->cmd.action) != 0)
-			return entry_bad(why, "action is not play, pause, stop, next, prev or seek");
+			return entry_bad(why, "action is not play, pause, resume, stop, next, "
+			    "prev, seek, jump or reload");
 		return 0;
 	default:
-		if (entry_int64(v->str, &e->cmd.position_us) != 0)
-			return entry_bad(why, "position_us is not a decimal integer");
+		return entry_number(e, f, v->str) == 0 ? 0 : entry_bad(why, bad[i - 1]);
+	}
+}
+
+/* Checks the fields an action needs (seen: the fields present). Returns 0,
+ * or -1 with *why set. */
+static int
+entry_needs(struct entry *e, unsigned seen, const char **why)
+{
+	if ((seen & (F_ROOM | F_USER | F_ACTION)) != (F_ROOM | F_USER | F_ACTION))
+		return entry_bad(why, "a required field (room, user, action) is missing");
+	switch (e->cmd.action) {
+	case SCHED_SEEK:
+		if (!(seen & F_POS) == !(seen & F_OFFSET))
+			return entry_bad(why, "seek needs exactly one of position_us and "
+			    "offset_us");
+		e->cmd.relative = (seen & F_OFFSET) != 0;
+		return 0;
+	case SCHED_JUMP:
+		if (e->cmd.item_id <= 0)
+			return entry_bad(why, "jump needs item_id");
+		return 0;
+	default:
 		return 0;
 	}
 }
@@ -165,15 +216,8 @@ entry_fields(const redisReply *f, struct entry *e, const char **why)
 	for (i = 0; i < f->elements; i += 2)
 		if (entry_field(e, f->element[i], f->element[i + 1], &seen, why) != 0)
 			rc = -1;
-	if (rc == 0 && (seen & (F_REQ | F_ROOM | F_USER | F_ACTION)) !=
-	    (F_REQ | F_ROOM | F_USER | F_ACTION)) {
-		*why = "a required field (req, room, user, action) is missing";
-		rc = -1;
-	}
-	if (rc == 0 && e->cmd.action == SCHED_SEEK && !(seen & F_POS)) {
-		*why = "seek needs position_us";
-		rc = -1;
-	}
+	if (rc == 0)
+		rc = entry_needs(e, seen, why);
 	return rc;
 }
 

@@ -22,9 +22,9 @@ struct stream_id {
 
 struct entry {
 	char id[ENTRY_ID_MAX];		/* "" when the entry had no usable id */
-	char req[ENTRY_REQ_MAX + 1];	/* "" when absent or malformed */
+	char req[ENTRY_REQ_MAX + 1];	/* "" when absent or malformed: no reply */
 	char room[CODE_LEN + 1];
-	int64_t user;
+	int64_t user;			/* 0: the system (the API itself) */
 	struct sched_cmd cmd;
 };
 
@@ -41,9 +41,12 @@ int entry_id_cmp(const struct stream_id *a, const struct stream_id *b);
 int entry_int64(const char *s, int64_t *v);
 
 /* Parses one stream entry as XREADGROUP returns it: [id, [field, value ...]]
- * (the fields are nil for an entry deleted while pending). Fields req, room,
- * user and action are required, position_us too for seek; unknown fields are
- * ignored, repeated ones refused. Returns 0 with *e filled; -1 for a
+ * (the fields are nil for an entry deleted while pending). Fields room, user
+ * (>= 0) and action are required; req is optional (absent: apply without a
+ * reply); seek needs exactly one of position_us (>= 0, absolute) and
+ * offset_us (signed, relative); jump needs item_id > 0; reload takes an
+ * optional item_id (>= 0). Unknown fields are ignored, repeated ones
+ * refused. Returns 0 with *e filled; -1 for a
  * malformed entry, with *why (a static string) saying why and e->id and
  * e->req filled as far as they are usable, so the caller can still answer
  * and acknowledge; -2 when r has no usable id at all. */

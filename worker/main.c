@@ -14,7 +14,8 @@
 #define MAIN_ID_MAX 256
 
 #define MAIN_SYNOPSIS \
-"     tutti-worker [-v] [-d datadir] [-R redis] [-i id] [-L lead_ms] [-b beacon_ms]\n"
+"     tutti-worker [-v] [-d datadir] [-R redis] [-i id] [-L lead_ms] [-b beacon_ms]\n" \
+"                  [-g grace_ms] [-I idle_s] [-s sweep_ms]\n"
 
 /* Prints the manual page on stdout (-h), or the synopsis on stderr after a
  * usage error. */
@@ -40,7 +41,9 @@ MAIN_SYNOPSIS
 "     tutti:reply:{req}, sends a beacon every beacon_ms while a room plays, and\n"
 "     advances to the next item when one ends. It keeps tutti:worker:alive set\n"
 "     while it can take commands, and rebuilds the Redis keys of every open room\n"
-"     from SQLite whenever it (re)connects.\n"
+"     from SQLite whenever it (re)connects. Every sweep_ms it promotes the\n"
+"     longest-present user of a room whose admin has been gone for grace_ms,\n"
+"     and closes the rooms that have been empty for idle_s.\n"
 "\n"
 "OPTIONS\n"
 "     -d datadir   data directory; the database is datadir/tutti.db, created and\n"
@@ -53,6 +56,13 @@ MAIN_SYNOPSIS
 "     -L lead_ms   how far ahead of now a start is scheduled, 0 to 60000\n"
 "                  (default: 250).\n"
 "     -b beacon_ms beacon period of a playing room, 50 to 60000 (default: 1000).\n"
+"     -g grace_ms  how long a room may be without its admin before the\n"
+"                  longest-present user is promoted, 0 to 3600000 (default:\n"
+"                  5000); a page reload within it does not change the admin.\n"
+"     -I idle_s    how long a room may stay empty before it is closed, 1 to\n"
+"                  31536000 (default: 1800).\n"
+"     -s sweep_ms  period of the sweep that promotes admins and closes idle\n"
+"                  rooms, 50 to 60000 (default: 1000).\n"
 "     -v           log debug records too (one per applied command).\n"
 "     -h           print this help.\n"
 "\n"
@@ -86,10 +96,11 @@ static int
 main_options(int argc, char **argv, struct worker_config *cfg, const char **datadir,
     int *verbose)
 {
-	long lead_ms = 250, beacon_ms = 1000;
+	long lead_ms = 250, beacon_ms = 1000, grace_ms = 5000, idle_s = 1800;
+	long sweep_ms = 1000;
 	int c;
 
-	while ((c = getopt(argc, argv, "d:R:i:L:b:vh")) != -1) {
+	while ((c = getopt(argc, argv, "d:R:i:L:b:g:I:s:vh")) != -1) {
 		switch (c) {
 		case 'd': *datadir = optarg; break;
 		case 'R': cfg->redis = optarg; break;
@@ -106,6 +117,24 @@ main_options(int argc, char **argv, struct worker_config *cfg, const char **data
 				return -1;
 			}
 			break;
+		case 'g':
+			if (main_number(optarg, 0, 3600000, &grace_ms) != 0) {
+				fprintf(stderr, "tutti-worker: -g takes 0 to 3600000 (ms)\n");
+				return -1;
+			}
+			break;
+		case 'I':
+			if (main_number(optarg, 1, 31536000, &idle_s) != 0) {
+				fprintf(stderr, "tutti-worker: -I takes 1 to 31536000 (s)\n");
+				return -1;
+			}
+			break;
+		case 's':
+			if (main_number(optarg, 50, 60000, &sweep_ms) != 0) {
+				fprintf(stderr, "tutti-worker: -s takes 50 to 60000 (ms)\n");
+				return -1;
+			}
+			break;
 		case 'v': *verbose = 1; break;
 		case 'h': return 1;
 		default: return -1;
@@ -116,6 +145,9 @@ main_options(int argc, char **argv, struct worker_config *cfg, const char **data
 		return -1;
 	cfg->lead_us = (int64_t)lead_ms * 1000;
 	cfg->beacon_ms = beacon_ms;
+	cfg->grace_us = (int64_t)grace_ms * 1000;
+	cfg->idle_us = (int64_t)idle_s * 1000000;
+	cfg->sweep_ms = sweep_ms;
 	return 0;
 }
 

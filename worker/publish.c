@@ -120,6 +120,60 @@ publish_beacon(struct worker *w, const struct room *r, int64_t seq, int64_t now_
 	free(s);
 }
 
+/* Publishes the room event ev (then released) on tutti:ev:{code}. */
+static void
+publish_event(struct worker *w, const char *code, json_t *ev)
+{
+	char *s = publish_dump(ev);
+
+	if (s == NULL)
+		return;
+	publish_dropped(rconn_cmd(&w->wr, publish_on_reply, "PUBLISH",
+	    "PUBLISH " RKEY_EVENTS "%s %s", code, s), "event of room", code);
+	free(s);
+}
+
+void
+publish_promoted(struct worker *w, const char *code, int64_t seq,
+    const struct store_user *u)
+{
+	publish_event(w, code, json_pack("{s:s, s:s, s:I, s:{s:I, s:s, s:s, s:I}, s:n, s:s}",
+	    "type", "role_changed", "room", code, "seq", (json_int_t)seq,
+	    "user", "id", (json_int_t)u->id, "name", u->name, "role", "admin",
+	    "joined_us", (json_int_t)u->joined_us, "by", "reason", "promoted"));
+}
+
+void
+publish_chat_system(struct worker *w, const char *code, int64_t seq, int64_t id,
+    const char *text, int64_t at_us)
+{
+	publish_event(w, code, json_pack("{s:s, s:s, s:I, s:{s:I, s:n, s:s, s:s, s:s, s:I}}",
+	    "type", "chat", "room", code, "seq", (json_int_t)seq, "message",
+	    "id", (json_int_t)id, "user_id", "name", "", "kind", "system", "text", text,
+	    "at_us", (json_int_t)at_us));
+}
+
+void
+publish_room_closed(struct worker *w, const char *code, int64_t seq, const char *reason)
+{
+	publish_event(w, code, json_pack("{s:s, s:s, s:I, s:s}", "type", "room_closed",
+	    "room", code, "seq", (json_int_t)seq, "reason", reason));
+	publish_dropped(rconn_cmd(&w->wr, publish_on_reply, "DEL room",
+	    "DEL " RKEY_ROOM "%s " RKEY_SNAPSHOT "%s", code, code), "keys of room", code);
+}
+
+void
+publish_session_role(struct worker *w, const char *token_hash, const char *role)
+{
+	static const char script[] =
+	    "if redis.call('EXISTS', KEYS[1]) == 1 then "
+	    "return redis.call('HSET', KEYS[1], 'role', ARGV[1]) end return 0";
+
+	publish_dropped(rconn_cmd(&w->wr, publish_on_reply, "HSET session role",
+	    "EVAL %s 1 " RKEY_SESSION "%s %s", script, token_hash, role),
+	    "session role", token_hash);
+}
+
 /* Pushes the reply text s for req and sets its expiry. */
 static void
 publish_reply(struct worker *w, const char *req, const char *s)

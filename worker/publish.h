@@ -35,8 +35,48 @@ void publish_restore(struct worker *w, int64_t room_id, const char *code, int64_
 /* PUBLISH tutti:ev:{code} a beacon: r's anchor, seq (no new seq), now_us. */
 void publish_beacon(struct worker *w, const struct room *r, int64_t seq, int64_t now_us);
 
+/* PUBLISH tutti:ev:{code} {"type":"role_changed","room","seq","user":{"id",
+ * "name","role":"admin","joined_us"},"by":null,"reason":"promoted"}: u was
+ * promoted by the worker. */
+void publish_promoted(struct worker *w, const char *code, int64_t seq,
+    const struct store_user *u);
+
+/* PUBLISH tutti:ev:{code} {"type":"chat","room","seq","message":{"id",
+ * "user_id":null,"name":"","kind":"system","text","at_us"}}. */
+void publish_chat_system(struct worker *w, const char *code, int64_t seq, int64_t id,
+    const char *text, int64_t at_us);
+
+/* PUBLISH tutti:ev:{code} {"type":"room_closed","room","seq","reason"}, then
+ * DEL tutti:room:{code} and tutti:snap:{code}. */
+void publish_room_closed(struct worker *w, const char *code, int64_t seq,
+    const char *reason);
+
+/* Sets the role field of the session hash tutti:sess:{token_hash}, only when
+ * the session exists (a partial hash must not be created). */
+void publish_session_role(struct worker *w, const char *token_hash, const char *role);
+
 /* RPUSH tutti:reply:{req} {"ok":true,"seq":seq,"playback":{...}}, EXPIRE 10. */
 void publish_reply_ok(struct worker *w, const char *req, int64_t seq, const struct anchor *a);
+
+/* PUBLISH tutti:ev:{code} {"type":"role_changed","room","seq","user":{"id",
+ * "name","role":"admin","joined_us"},"by":null,"reason":"promoted"}: u was
+ * promoted by the worker. */
+void publish_promoted(struct worker *w, const char *code, int64_t seq,
+    const struct store_user *u);
+
+/* PUBLISH tutti:ev:{code} {"type":"chat","room","seq","message":{"id",
+ * "user_id":null,"name":"","kind":"system","text","at_us"}}. */
+void publish_chat_system(struct worker *w, const char *code, int64_t seq, int64_t id,
+    const char *text, int64_t at_us);
+
+/* PUBLISH tutti:ev:{code} {"type":"room_closed","room","seq","reason"}, then
+ * DEL tutti:room:{code} and tutti:snap:{code}. */
+void publish_room_closed(struct worker *w, const char *code, int64_t seq,
+    const char *reason);
+
+/* Sets the role field of the session hash tutti:sess:{token_hash}, only when
+ * the session exists (a partial hash must not be created). */
+void publish_session_role(struct worker *w, const char *token_hash, const char *role);
 
 /* RPUSH tutti:reply:{req} {"ok":false,"status","title","detail"}, EXPIRE 10. */
 void publish_reply_err(struct worker *w, const char *req, int status, const char *title,

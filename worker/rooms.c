@@ -157,8 +157,7 @@ rooms_update(struct worker *w, const struct room_state *st)
 	struct room *r = rooms_get(&w->rooms, st->id);
 
 	if (st->a.state != ANCHOR_PLAYING) {
-		if (r != NULL)
-			rooms_drop(&w->rooms, r);
+		rooms_forget(w, st->id);
 		return 0;
 	}
 	if (r == NULL && (r = rooms_create(w, st->id)) == NULL)
@@ -172,6 +171,15 @@ rooms_update(struct worker *w, const struct room_state *st)
 		uv_timer_start(&r->beacon, rooms_on_beacon, (uint64_t)w->cfg.beacon_ms,
 		    (uint64_t)w->cfg.beacon_ms);
 	return 0;
+}
+
+void
+rooms_forget(struct worker *w, int64_t room_id)
+{
+	struct room *r = rooms_get(&w->rooms, room_id);
+
+	if (r != NULL)
+		rooms_drop(&w->rooms, r);
 }
 
 void

@@ -57,6 +57,10 @@ int rooms_init(struct rooms *rs);
  * when a record cannot be created (logged; the room then gets no timers). */
 int rooms_update(struct worker *w, const struct room_state *st);
 
+/* Drops the record and timers of a room that is no longer playing or has
+ * closed (nothing when it has none). */
+void rooms_forget(struct worker *w, int64_t room_id);
+
 /* Re-arms the advance timer of a playing room to fire after delay_ms (after
  * a database error, for a retry). Does nothing for a room that is not playing. */
 void rooms_defer(struct worker *w, int64_t room_id, uint64_t delay_ms);

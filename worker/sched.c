@@ -16,16 +16,23 @@
  *   next   the following item at 0 in the same state; refused on the last.
  *   prev   the preceding item at 0 in the same state; restarts the first.
  *   seek   the position clamped to [0, duration]; playing keeps playing,
- *          paused or stopped becomes paused there.
- * With an empty playlist only stop (to no item) and a pause that changes
- * nothing apply; everything else is refused.
+ *          paused or stopped becomes paused there. A relative seek moves
+ *          by offset_us from the position the item would have when the
+ *          new anchor takes effect (now + lead when playing, now else).
+ *   resume paused: from the paused position at now + lead; playing:
+ *          unchanged; stopped: refused ("nothing to resume").
+ *   jump   the given item from 0, playing, at now + lead; refused with 404
+ *          when it is not in the playlist.
+ *   reload see sched_reload(): moves only when the anchor's item left.
+ * With an empty playlist only stop (to no item), a pause that changes
+ * nothing and reload apply; jump is refused with 404, the rest with 409.
  */
 #include "sched.h"
 
 #include <string.h>
 
 static const char *const sched_names[] = {
-	"play", "pause", "stop", "next", "prev", "seek"
+	"play", "pause", "stop", "next", "prev", "seek", "resume", "jump", "reload"
 };
 
 #define SCHED_NACTIONS (sizeof(sched_names) / sizeof(sched_names[0]))
@@ -119,12 +126,29 @@ sched_anchor_eq(const struct anchor *a, const struct anchor *b)
 }
 
 static int
-sched_refuse(struct sched_refusal *why, const char *title, const char *detail)
+sched_refuse_as(struct sched_refusal *why, int status, const char *title,
+    const char *detail)
 {
-	why->status = 409;
+	why->status = status;
 	why->title = title;
 	why->detail = detail;
 	return why->status;
+}
+
+static int
+sched_refuse(struct sched_refusal *why, const char *title, const char *detail)
+{
+	return sched_refuse_as(why, 409, title, detail);
+}
+
+/* Returns when an anchor in state st takes effect: now + lead for a
+ * playing one, now for any other. */
+static int64_t
+sched_effect_us(const struct sched_ctx *ctx, enum anchor_state st)
+{
+	int64_t lead = ctx->lead_us > 0 ? ctx->lead_us : 0;
+
+	return st == ANCHOR_PLAYING ? sched_add(ctx->now_us, lead) : ctx->now_us;
 }
 
 /* Puts item idx at pos (clamped to its duration) in state st: a playing
@@ -134,13 +158,26 @@ sched_place(const struct sched_ctx *ctx, size_t idx, enum anchor_state st,
     int64_t pos, struct anchor *out)
 {
 	const struct sched_item *it = &ctx->items[idx];
-	int64_t lead = ctx->lead_us > 0 ? ctx->lead_us : 0;
 
 	out->state = st;
 	out->item_id = it->item_id;
 	out->track_id = it->track_id;
 	out->position_us = sched_clamp(pos, 0, sched_duration(it));
-	out->at_us = st == ANCHOR_PLAYING ? sched_add(ctx->now_us, lead) : ctx->now_us;
+	out->at_us = sched_effect_us(ctx, st);
+}
+
+/* Stops the room on the first item at 0, or on no item when the playlist
+ * is empty, from now. */
+static void
+sched_stop_first(const struct sched_ctx *ctx, struct anchor *out)
+{
+	if (ctx->n > 0) {
+		sched_place(ctx, 0, ANCHOR_STOPPED, 0, out);
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	out->state = ANCHOR_STOPPED;
+	out->at_us = ctx->now_us;
 }
 
 /* Resolves cur against a non-empty playlist. Returns the index of the item
@@ -168,9 +205,7 @@ sched_apply_empty(const struct sched_ctx *ctx, const struct anchor *cur,
     const struct sched_cmd *cmd, struct anchor *out, struct sched_refusal *why)
 {
 	if (cmd->action == SCHED_STOP) {
-		memset(out, 0, sizeof(*out));
-		out->state = ANCHOR_STOPPED;
-		out->at_us = ctx->now_us;
+		sched_stop_first(ctx, out);
 		return 0;
 	}
 	if (cmd->action == SCHED_PAUSE && cur->state != ANCHOR_PLAYING) {
@@ -180,6 +215,68 @@ sched_apply_empty(const struct sched_ctx *ctx, const struct anchor *cur,
 	return sched_refuse(why, "empty playlist", "the room's playlist has no items");
 }
 
+/* A seek of base (item idx): to cmd's absolute position, or by its offset
+ * from the position heard when the new anchor takes effect. */
+static void
+sched_seek(const struct sched_ctx *ctx, size_t idx, const struct anchor *base,
+    const struct sched_cmd *cmd, struct anchor *out)
+{
+	enum anchor_state st = base->state == ANCHOR_PLAYING ? ANCHOR_PLAYING :
+	    ANCHOR_PAUSED;
+	int64_t pos = cmd->position_us;
+
+	if (cmd->relative)
+		pos = sched_add(sched_position_at(base, sched_effect_us(ctx, st)),
+		    cmd->offset_us);
+	sched_place(ctx, idx, st, pos, out);
+}
+
+/* resume of base (item idx): see the rules at the top. */
+static int
+sched_resume(const struct sched_ctx *ctx, size_t idx, const struct anchor *base,
+    struct anchor *out, struct sched_refusal *why)
+{
+	if (base->state == ANCHOR_STOPPED)
+		return sched_refuse(why, "nothing to resume",
+		    "the room is stopped, not paused; play starts it");
+	if (base->state == ANCHOR_PLAYING)
+		*out = *base;
+	else
+		sched_place(ctx, idx, ANCHOR_PLAYING, base->position_us, out);
+	return 0;
+}
+
+/* jump to item_id from 0, playing; 404 when it is not listed. */
+static int
+sched_jump(const struct sched_ctx *ctx, int64_t item_id, struct anchor *out,
+    struct sched_refusal *why)
+{
+	long idx = sched_find(ctx, item_id);
+
+	if (idx < 0)
+		return sched_refuse_as(why, 404, "no such item",
+		    "the item is gone from the playlist");
+	sched_place(ctx, (size_t)idx, ANCHOR_PLAYING, 0, out);
+	return 0;
+}
+
+int
+sched_reload(const struct sched_ctx *ctx, const struct anchor *cur, int64_t item_id,
+    struct anchor *out)
+{
+	long idx;
+
+	if (cur->item_id == 0 || sched_find(ctx, cur->item_id) >= 0) {
+		*out = *cur;
+		return 0;
+	}
+	if ((idx = sched_find(ctx, item_id)) >= 0)
+		sched_place(ctx, (size_t)idx, cur->state, 0, out);
+	else
+		sched_stop_first(ctx, out);
+	return 1;
+}
+
 int
 sched_apply(const struct sched_ctx *ctx, const struct anchor *cur,
     const struct sched_cmd *cmd, struct anchor *out, struct sched_refusal *why)
@@ -187,6 +284,12 @@ sched_apply(const struct sched_ctx *ctx, const struct anchor *cur,
 	struct anchor base;
 	size_t idx;
 
+	if (cmd->action == SCHED_RELOAD) {
+		(void)sched_reload(ctx, cur, cmd->item_id, out);
+		return 0;
+	}
+	if (cmd->action == SCHED_JUMP)
+		return sched_jump(ctx, cmd->item_id, out, why);
 	if (ctx->n == 0)
 		return sched_apply_empty(ctx, cur, cmd, out, why);
 	idx = sched_base(ctx, cur, &base);
@@ -221,9 +324,13 @@ sched_apply(const struct sched_ctx *ctx, const struct anchor *cur,
 		sched_place(ctx, idx > 0 ? idx - 1 : 0, base.state, 0, out);
 		return 0;
 	case SCHED_SEEK:
-		sched_place(ctx, idx, base.state == ANCHOR_PLAYING ? ANCHOR_PLAYING :
-		    ANCHOR_PAUSED, cmd->position_us, out);
+		sched_seek(ctx, idx, &base, cmd, out);
 		return 0;
+	case SCHED_RESUME:
+		return sched_resume(ctx, idx, &base, out, why);
+	case SCHED_JUMP:
+	case SCHED_RELOAD:
+		break;		/* handled above */
 	}
 	return sched_refuse(why, "unknown action", "the action is not one sched knows");
 }
@@ -249,13 +356,10 @@ sched_advance(const struct sched_ctx *ctx, const struct anchor *cur,
 	if (cur->state != ANCHOR_PLAYING)
 		return sched_refuse(why, "not playing", "only a playing item can end");
 	if (idx < 0) {
-		if (ctx->n > 0) {
+		if (ctx->n > 0)
 			sched_place(ctx, 0, ANCHOR_PLAYING, 0, out);
-			return 0;
-		}
-		memset(out, 0, sizeof(*out));
-		out->state = ANCHOR_STOPPED;
-		out->at_us = ctx->now_us;
+		else
+			sched_stop_first(ctx, out);
 		return 0;
 	}
 	end = sched_end_us(cur, ctx->items[idx].duration_us);

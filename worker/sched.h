@@ -13,7 +13,8 @@
 #include <stdint.h>
 
 enum sched_action {
-	SCHED_PLAY, SCHED_PAUSE, SCHED_STOP, SCHED_NEXT, SCHED_PREV, SCHED_SEEK
+	SCHED_PLAY, SCHED_PAUSE, SCHED_STOP, SCHED_NEXT, SCHED_PREV, SCHED_SEEK,
+	SCHED_RESUME, SCHED_JUMP, SCHED_RELOAD
 };
 
 /* One playlist entry, in playlist order. */
@@ -35,12 +36,16 @@ struct sched_ctx {
 
 struct sched_cmd {
 	enum sched_action action;
-	int64_t position_us;	/* SCHED_SEEK only */
+	int64_t position_us;	/* SCHED_SEEK, absolute */
+	int64_t offset_us;	/* SCHED_SEEK when relative: added to the position */
+	int relative;		/* SCHED_SEEK: offset_us applies, not position_us */
+	int64_t item_id;	/* SCHED_JUMP: the item; SCHED_RELOAD: where to go
+				 * when the anchor's item left (0: nowhere) */
 };
 
 /* Why a command cannot apply. The strings are static. */
 struct sched_refusal {
-	int status;		/* HTTP-like: 409 */
+	int status;		/* HTTP-like: 409, or 404 for an item gone */
 	const char *title;
 	const char *detail;
 };
@@ -67,10 +72,20 @@ long sched_find(const struct sched_ctx *ctx, int64_t item_id);
 
 /* Applies cmd to the anchor cur (see the rules in sched.c). Returns 0 and
  * stores the new anchor in *out (possibly identical to *cur: a no-op), or
- * returns the refusal status (409) with *why filled and *out untouched.
- * out may alias cur. */
+ * returns the refusal status (409, or 404 for a jump to an item that is not
+ * in the playlist) with *why filled and *out untouched. SCHED_RELOAD is
+ * sched_reload() and is never refused. out may alias cur. */
 int sched_apply(const struct sched_ctx *ctx, const struct anchor *cur,
     const struct sched_cmd *cmd, struct anchor *out, struct sched_refusal *why);
+
+/* The decision after the playlist changed (a "reload" command): when cur's
+ * item is still listed, or cur has no item, *out = *cur and 0 is returned.
+ * Otherwise *out moves and 1 is returned: to item_id at position 0 in cur's
+ * state (playing starts at now + lead, the others hold from now) when
+ * item_id is listed, else stopped at 0 on the first item, or on no item when
+ * the playlist is empty. out may alias cur. */
+int sched_reload(const struct sched_ctx *ctx, const struct anchor *cur, int64_t item_id,
+    struct anchor *out);
 
 /* The automatic step at the end of cur's item (cur must be playing): the next
  * item at position 0, playing from exactly the end of the current one

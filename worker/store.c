@@ -15,7 +15,9 @@
 
 enum store_sql {
 	SQL_BEGIN_W, SQL_BEGIN_R, SQL_COMMIT, SQL_ROLLBACK, SQL_ROOM_CODE, SQL_ROOM_ID,
-	SQL_SEQ, SQL_PLAYLIST, SQL_WRITE, SQL_BUMP, SQL_MARK, SQL_OPEN_ROOMS, SQL_COUNT
+	SQL_SEQ, SQL_PLAYLIST, SQL_WRITE, SQL_BUMP, SQL_MARK, SQL_OPEN_ROOMS,
+	SQL_DUE_ADMIN, SQL_DUE_IDLE, SQL_ADMIN_DUE_ROOM, SQL_ELDEST, SQL_MAKE_ADMIN,
+	SQL_ADMIN_FOUND, SQL_CHAT_SYSTEM, SQL_CLOSE_IDLE, SQL_USERS_CLOSED, SQL_COUNT
 };
 
 static const char *const store_sql_text[SQL_COUNT] = {
@@ -30,7 +32,7 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	[SQL_SEQ] = "SELECT seq FROM rooms WHERE id = ?",
 	[SQL_PLAYLIST] = "SELECT i.id, i.track_id, t.duration_us "
 	    "FROM playlist_items i JOIN tracks t ON t.id = i.track_id "
-	    "WHERE i.room_id = ? ORDER BY i.position",
+	    "WHERE i.room_id = ? AND i.removed_us IS NULL ORDER BY i.position",
 	[SQL_WRITE] = "INSERT OR REPLACE INTO playback "
 	    "(room_id, state, item_id, position_us, at_us) VALUES (?, ?, ?, ?, ?)",
 	[SQL_BUMP] = "UPDATE rooms SET seq = seq + 1, last_cmd = coalesce(?, last_cmd) "
@@ -38,6 +40,31 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	[SQL_MARK] = "UPDATE rooms SET last_cmd = ? WHERE id = ?",
 	[SQL_OPEN_ROOMS] = "SELECT id, seq, code, last_cmd, 0 FROM rooms "
 	    "WHERE closed_us IS NULL ORDER BY id",
+	/* The sweep (store_due): ?1 due time, ?2 and ?3 the (time, id) cursor,
+	 * ?4 the batch size. In the order of a partial index on the time
+	 * column where it is set and the room open, when there is one. */
+	[SQL_DUE_ADMIN] = "SELECT id, admin_lost_us FROM rooms WHERE closed_us IS NULL "
+	    "AND admin_lost_us IS NOT NULL AND admin_lost_us <= ?1 AND "
+	    "(admin_lost_us, id) > (?2, ?3) ORDER BY admin_lost_us, id LIMIT ?4",
+	[SQL_DUE_IDLE] = "SELECT id, empty_since_us FROM rooms WHERE closed_us IS NULL "
+	    "AND empty_since_us IS NOT NULL AND empty_since_us <= ?1 AND "
+	    "(empty_since_us, id) > (?2, ?3) ORDER BY empty_since_us, id LIMIT ?4",
+	[SQL_ADMIN_DUE_ROOM] = "SELECT id, seq, code, last_cmd, 0 FROM rooms "
+	    "WHERE id = ?1 AND closed_us IS NULL AND admin_lost_us <= ?2",
+	/* A present admin first (then there is nothing to promote), else the
+	 * longest-present user. */
+	[SQL_ELDEST] = "SELECT id, name, role, joined_us, token_hash FROM users "
+	    "WHERE room_id = ? AND left_us IS NULL "
+	    "ORDER BY role = 'admin' DESC, joined_us, id LIMIT 1",
+	[SQL_MAKE_ADMIN] = "UPDATE users SET role = 'admin' WHERE id = ?",
+	[SQL_ADMIN_FOUND] = "UPDATE rooms SET admin_lost_us = NULL WHERE id = ?",
+	[SQL_CHAT_SYSTEM] = "INSERT INTO chat (room_id, kind, text, at_us) "
+	    "VALUES (?, 'system', ?, ?) RETURNING id",
+	[SQL_CLOSE_IDLE] = "UPDATE rooms SET closed_us = ?1, seq = seq + 1 "
+	    "WHERE id = ?2 AND closed_us IS NULL AND empty_since_us <= ?3 "
+	    "RETURNING code, seq",
+	[SQL_USERS_CLOSED] = "UPDATE users SET left_us = ?1, left_reason = 'closed' "
+	    "WHERE room_id = ?2 AND left_us IS NULL",
 };
 
 struct store {
@@ -324,4 +351,128 @@ store_open_rooms(struct store *st, struct store_room **rooms, size_t *n)
 	}
 	*rooms = v;
 	return 0;
+}
+
+int
+store_due(struct store *st, enum store_due_kind kind, int64_t due_us,
+    struct store_cursor *cur, int64_t *ids, size_t max, size_t *n)
+{
+	sqlite3_stmt *s = st->st[kind == STORE_DUE_ADMIN ? SQL_DUE_ADMIN : SQL_DUE_IDLE];
+	struct store_cursor last = *cur;
+	int rc = SQLITE_DONE;
+
+	*n = 0;
+	sqlite3_bind_int64(s, 1, due_us);
+	sqlite3_bind_int64(s, 2, cur->at_us);
+	sqlite3_bind_int64(s, 3, cur->id);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)max);
+	while (*n < max && (rc = store_step(st, s)) == SQLITE_ROW) {
+		last.id = ids[(*n)++] = sqlite3_column_int64(s, 0);
+		last.at_us = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (*n < max && rc != SQLITE_DONE)
+		return -1;
+	if (*n < max)
+		*cur = (struct store_cursor){ INT64_MIN, 0 };	/* a full round: start over */
+	else
+		*cur = last;
+	return 0;
+}
+
+int
+store_room_admin_due(struct store *st, int64_t room_id, int64_t due_us,
+    struct store_room *r)
+{
+	sqlite3_stmt *s = st->st[SQL_ADMIN_DUE_ROOM];
+
+	sqlite3_bind_int64(s, 1, room_id);
+	sqlite3_bind_int64(s, 2, due_us);
+	return store_room_query(st, s, r);
+}
+
+int
+store_eldest(struct store *st, int64_t room_id, struct store_user *u)
+{
+	sqlite3_stmt *s = st->st[SQL_ELDEST];
+	char role[8];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, room_id);
+	if ((rc = store_step(st, s)) == SQLITE_ROW) {
+		u->id = sqlite3_column_int64(s, 0);
+		store_text(s, 1, u->name, sizeof(u->name));
+		store_text(s, 2, role, sizeof(role));
+		u->admin = strcmp(role, "admin") == 0;
+		u->joined_us = sqlite3_column_int64(s, 3);
+		store_text(s, 4, u->token_hash, sizeof(u->token_hash));
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+/* Runs a statement with one int64 parameter to completion. Returns 0 or -1. */
+static int
+store_run_id(struct store *st, enum store_sql q, int64_t id)
+{
+	sqlite3_stmt *s = st->st[q];
+
+	sqlite3_bind_int64(s, 1, id);
+	return store_run(st, s);
+}
+
+int
+store_make_admin(struct store *st, int64_t room_id, int64_t user_id)
+{
+	if (user_id != 0 && store_run_id(st, SQL_MAKE_ADMIN, user_id) != 0)
+		return -1;
+	return store_run_id(st, SQL_ADMIN_FOUND, room_id);
+}
+
+int
+store_chat_system(struct store *st, int64_t room_id, const char *text, int64_t at_us,
+    int64_t *id)
+{
+	sqlite3_stmt *s = st->st[SQL_CHAT_SYSTEM];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, room_id);
+	sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, at_us);
+	if ((rc = store_step(st, s)) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(s, 0);
+		rc = store_step(st, s);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_close_idle(struct store *st, int64_t room_id, int64_t due_us, int64_t now_us,
+    struct store_room *r)
+{
+	sqlite3_stmt *s = st->st[SQL_CLOSE_IDLE];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, now_us);
+	sqlite3_bind_int64(s, 2, room_id);
+	sqlite3_bind_int64(s, 3, due_us);
+	if ((rc = store_step(st, s)) == SQLITE_ROW) {
+		r->id = room_id;
+		store_text(s, 0, r->code, sizeof(r->code));
+		r->seq = sqlite3_column_int64(s, 1);
+		r->closed = 1;
+		rc = store_step(st, s) == SQLITE_DONE ? SQLITE_ROW : -1;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 1 : -1;
+	s = st->st[SQL_USERS_CLOSED];
+	sqlite3_bind_int64(s, 1, now_us);
+	sqlite3_bind_int64(s, 2, room_id);
+	return store_run(st, s);
 }

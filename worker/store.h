@@ -1,7 +1,9 @@
 /*
- * store.h - the worker's SQLite access: rooms, playlists and playback anchors
- * (sql/001_init.sql). One connection with prepared statements, used only on
- * the event loop thread; every change runs inside store_begin()/store_commit().
+ * store.h - the worker's SQLite access: rooms, playlists (live items only:
+ * removed_us IS NULL), playback anchors, and what the sweep changes (admin
+ * promotion, system chat lines, idle close); sql/001_init.sql and
+ * 002_rest.sql. One connection with prepared statements, used only on the
+ * event loop thread; every change runs inside store_begin()/store_commit().
  */
 #ifndef TUTTI_STORE_H
 #define TUTTI_STORE_H
@@ -14,6 +16,8 @@
 #include <stdint.h>
 
 #define STORE_CODE_MAX 16
+#define STORE_NAME_MAX 160	/* a display name: 32 characters of UTF-8, NUL */
+#define STORE_HASH_MAX 65	/* sha256 hex of a token, NUL */
 
 struct store;
 
@@ -23,6 +27,27 @@ struct store_room {
 	char code[STORE_CODE_MAX];
 	char last_cmd[ENTRY_ID_MAX];		/* last command stream id applied */
 	int closed;
+};
+
+/* A present user, as the sweep promotes one. */
+struct store_user {
+	int64_t id;
+	int64_t joined_us;
+	int admin;				/* role is 'admin' */
+	char name[STORE_NAME_MAX];
+	char token_hash[STORE_HASH_MAX];
+};
+
+/* What the sweep looks for. */
+enum store_due_kind {
+	STORE_DUE_ADMIN,	/* admin_lost_us <= due: promote someone */
+	STORE_DUE_IDLE		/* empty_since_us <= due: close the room */
+};
+
+/* Where the sweep's next query of one kind resumes: after (at_us, id). */
+struct store_cursor {
+	int64_t at_us;
+	int64_t id;
 };
 
 /* A playlist in order; the caller owns the struct and reuses it across
@@ -87,5 +112,42 @@ int store_mark(struct store *st, int64_t room_id, const char *last_cmd);
 /* Lists the open rooms (closed_us IS NULL) by id into a new array the caller
  * frees with free(); *n is its length. Returns 0 or -1. */
 int store_open_rooms(struct store *st, struct store_room **rooms, size_t *n);
+
+/* One query, outside any transaction: the ids of up to max open rooms due
+ * for kind (its time column set and <= due_us), in (time, id) order after
+ * *cur, into ids; *n is how many (max >= 1). Moves *cur past them, or back
+ * to the start when fewer than max came back, so that successive calls go
+ * round every due room even when some stay due. Returns 0, or -1 (logged;
+ * *cur unchanged). */
+int store_due(struct store *st, enum store_due_kind kind, int64_t due_us,
+    struct store_cursor *cur, int64_t *ids, size_t max, size_t *n);
+
+/* Inside a write transaction: loads the room when it is open and its
+ * admin_lost_us is still set and <= due_us. Returns 0 with *r filled, 1
+ * when it is not (any more), -1 on a database error. */
+int store_room_admin_due(struct store *st, int64_t room_id, int64_t due_us,
+    struct store_room *r);
+
+/* Loads the present user (left_us IS NULL) of the room to be its admin: a
+ * present admin if there is one, else the smallest (joined_us, id).
+ * Returns 0 with *u filled, 1 when nobody is present, -1 on error. */
+int store_eldest(struct store *st, int64_t room_id, struct store_user *u);
+
+/* Makes user_id (unless 0) an admin and clears the room's admin_lost_us.
+ * Returns 0 or -1. */
+int store_make_admin(struct store *st, int64_t room_id, int64_t user_id);
+
+/* Inserts a system chat line at at_us; stores its id in *id. Returns 0 or
+ * -1. */
+int store_chat_system(struct store *st, int64_t room_id, const char *text, int64_t at_us,
+    int64_t *id);
+
+/* Inside a write transaction: closes the room at now_us when it is open
+ * and its empty_since_us is still set and <= due_us, taking its next seq,
+ * and marks any user still present as left (reason 'closed'). Returns 0
+ * with r's id, code, seq and closed set; 1 when the room is not due (any
+ * more); -1 on a database error. */
+int store_close_idle(struct store *st, int64_t room_id, int64_t due_us, int64_t now_us,
+    struct store_room *r);
 
 #endif

@@ -78,13 +78,19 @@ worker_on_wr_up(struct rconn *rc, void *arg)
 	reader_rewind(w);	/* replies or XACKs may have been lost */
 }
 
+int
+worker_active(const struct worker *w)
+{
+	return w->rd.ready && w->wr.ready && w->group_ok && !w->stopping;
+}
+
 /* libuv timer callback, every second; t->data is the worker. */
 static void
 worker_on_alive(uv_timer_t *t)
 {
 	struct worker *w = t->data;
 
-	if (w->rd.ready && w->wr.ready && w->group_ok && !w->stopping)
+	if (worker_active(w))
 		publish_alive(w);
 }
 
@@ -149,6 +155,7 @@ worker_close_all(struct worker *w, int force)
 	w->closed = 1;
 	rooms_close(&w->rooms);
 	reader_close(w);
+	sweep_close(w);
 	worker_close_handle((uv_handle_t *)&w->alive);
 	uv_unref((uv_handle_t *)&w->sig_term);
 	uv_unref((uv_handle_t *)&w->sig_int);
@@ -185,6 +192,8 @@ worker_handles(struct worker *w)
 	w->deadline.data = w;
 	w->sig_term.data = w;
 	w->sig_int.data = w;
+	if (sweep_init(w) != 0)
+		rc = -1;
 	if (reader_init(w) != 0 || uv_signal_init(&w->loop, &w->sig_term) != 0 ||
 	    uv_signal_init(&w->loop, &w->sig_int) != 0) {
 		log_err("cannot set up the event loop");
@@ -212,14 +221,17 @@ worker_init(struct worker *w, const struct worker_config *cfg)
 		return -1;
 	}
 	uv_timer_start(&w->alive, worker_on_alive, WORKER_ALIVE_MS, WORKER_ALIVE_MS);
+	sweep_start(w);
 	return 0;
 }
 
 int
 worker_run(struct worker *w)
 {
-	log_info("worker %s: lead %lld ms, beacons every %lld ms", w->cfg.id,
-	    (long long)w->cfg.lead_us / 1000, (long long)w->cfg.beacon_ms);
+	log_info("worker %s: lead %lld ms, beacons every %lld ms, sweep every %lld ms "
+	    "(grace %lld ms, idle %lld s)", w->cfg.id, (long long)w->cfg.lead_us / 1000,
+	    (long long)w->cfg.beacon_ms, (long long)w->cfg.sweep_ms,
+	    (long long)w->cfg.grace_us / 1000, (long long)w->cfg.idle_us / 1000000);
 	rconn_start(&w->rd);
 	rconn_start(&w->wr);
 	uv_run(&w->loop, UV_RUN_DEFAULT);

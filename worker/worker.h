@@ -2,8 +2,9 @@
  * worker.h - tutti-worker, the process that owns the playback timeline of
  * every room (ARCHITECTURE.md): it reads control commands from the Redis
  * stream, applies them through sched, persists anchors in SQLite, publishes
- * events, beacons and auto-advances. One thread, one libuv loop, and one
- * explicit context, struct worker, passed to every module.
+ * events, beacons and auto-advances, and sweeps rooms for admin promotion
+ * and idle close. One thread, one libuv loop, and one explicit context,
+ * struct worker, passed to every module.
  */
 #ifndef TUTTI_WORKER_H
 #define TUTTI_WORKER_H
@@ -12,6 +13,7 @@
 #include "rconn.h"
 #include "rooms.h"
 #include "store.h"
+#include "sweep.h"
 
 #include <stdint.h>
 #include <uv.h>
@@ -22,6 +24,9 @@ struct worker_config {
 	const char *id;		/* consumer name and liveness value; borrowed */
 	int64_t lead_us;	/* how far ahead starts are scheduled */
 	int64_t beacon_ms;	/* beacon period of a playing room */
+	int64_t grace_us;	/* admin gone this long: promote someone */
+	int64_t idle_us;	/* room empty this long: close it */
+	int64_t sweep_ms;	/* period of the sweep (promotions, idle closes) */
 };
 
 enum reader_phase {
@@ -47,6 +52,7 @@ struct worker {
 	struct rconn wr;		/* every other command */
 	struct reader reader;
 	struct rooms rooms;		/* the playing rooms and their timers */
+	struct sweep sweep;		/* promotions and idle closes */
 	uv_timer_t alive;		/* SET tutti:worker:alive every second */
 	uv_timer_t deadline;		/* bounds a graceful stop */
 	uv_signal_t sig_term;
@@ -72,6 +78,11 @@ void worker_free(struct worker *w);
  * finished, queued Redis writes are flushed, then the loop ends. A second
  * call (another signal) or a 3 s deadline forces it. */
 void worker_stop(struct worker *w);
+
+/* Returns 1 when this worker is the one that acts on its own (liveness key,
+ * sweep): both Redis connections up, the group there, not stopping; else 0.
+ * The lease of a standby setup narrows this to the lease holder. */
+int worker_active(const struct worker *w);
 
 /* Called by the reader once the batch in flight during a stop is done. */
 void worker_stop_continue(struct worker *w);

@@ -3,6 +3,8 @@
  * playback state machine: each row is an anchor, a playlist, a command (or
  * the automatic advance), a time, and the anchor or refusal expected. Also
  * the saturating time arithmetic and the stream id order of worker/entry.c.
+ * A row's arg is the seek position, the relative seek's offset, or the item
+ * of a jump or a reload.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,7 +35,9 @@ static const struct sched_item plbig[] = {
 #define EMPTY NULL, 0
 
 enum row_op { OP_PLAY = SCHED_PLAY, OP_PAUSE = SCHED_PAUSE, OP_STOP = SCHED_STOP,
-	OP_NEXT = SCHED_NEXT, OP_PREV = SCHED_PREV, OP_SEEK = SCHED_SEEK, OP_ADVANCE };
+	OP_NEXT = SCHED_NEXT, OP_PREV = SCHED_PREV, OP_SEEK = SCHED_SEEK,
+	OP_RESUME = SCHED_RESUME, OP_JUMP = SCHED_JUMP, OP_RELOAD = SCHED_RELOAD,
+	OP_ADVANCE, OP_SEEK_BY };
 
 struct row {
 	const char *name;
@@ -41,10 +45,10 @@ struct row {
 	const struct sched_item *pl;
 	size_t n;
 	enum row_op op;
-	int64_t pos;		/* seek */
+	int64_t pos;		/* the argument: position, offset or item */
 	int64_t now;
 	int64_t lead;
-	const char *refusal;	/* expected 409 title, or NULL */
+	const char *refusal;	/* expected refusal title, or NULL */
 	struct anchor want;
 };
 
@@ -113,6 +117,117 @@ static const struct row rows[] = {
 	    OP_SEEK, INT64_MAX, NOW, LEAD, NULL, A(PAUSED, 13, 103, 2 * S, NOW) },
 	{ "seek to INT64_MIN: 0", A(PLAYING, 13, 103, S, NOW), PL(pl3), OP_SEEK,
 	    INT64_MIN, NOW, LEAD, NULL, A(PLAYING, 13, 103, 0, NOW + LEAD) },
+	/* resume */
+	{ "resume when paused: from the paused position at now + lead",
+	    A(PAUSED, 12, 102, 42 * S, NOW - 9 * S), PL(pl3), OP_RESUME, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 12, 102, 42 * S, NOW + LEAD) },
+	{ "resume when paused at the very end", A(PAUSED, 13, 103, 2 * S, NOW - S),
+	    PL(pl3), OP_RESUME, 0, NOW, LEAD, NULL, A(PLAYING, 13, 103, 2 * S, NOW + LEAD) },
+	{ "resume when playing: the same anchor", A(PLAYING, 11, 101, 5 * S, NOW - 3 * S),
+	    PL(pl3), OP_RESUME, 0, NOW, LEAD, NULL, A(PLAYING, 11, 101, 5 * S, NOW - 3 * S) },
+	{ "resume when stopped: refused", A(STOPPED, 12, 102, 0, NOW - S), PL(pl3),
+	    OP_RESUME, 0, NOW, LEAD, "nothing to resume", NONE },
+	{ "resume with no item: refused", NONE, PL(pl3), OP_RESUME, 0, NOW, LEAD,
+	    "nothing to resume", NONE },
+	{ "resume, paused item gone: refused (stopped on the first)",
+	    A(PAUSED, 99, 909, 5 * S, NOW - S), PL(pl3), OP_RESUME, 0, NOW, LEAD,
+	    "nothing to resume", NONE },
+	{ "resume, empty playlist: refused", A(PAUSED, 99, 909, 5 * S, NOW - S), EMPTY,
+	    OP_RESUME, 0, NOW, LEAD, "empty playlist", NONE },
+	{ "resume, now + lead overflows: saturates", A(PAUSED, 11, 101, S, 0), PL(pl3),
+	    OP_RESUME, 0, INT64_MAX - 10, LEAD, NULL, A(PLAYING, 11, 101, S, INT64_MAX) },
+	/* relative seek: from the position heard when the new anchor applies */
+	{ "seek +10 s while playing: position at now + lead, plus 10 s",
+	    A(PLAYING, 11, 101, 20 * S, NOW - 5 * S), PL(pl3), OP_SEEK_BY, 10 * S, NOW,
+	    LEAD, NULL, A(PLAYING, 11, 101, 35 * S + LEAD, NOW + LEAD) },
+	{ "seek -10 s while playing", A(PLAYING, 11, 101, 20 * S, NOW - 5 * S), PL(pl3),
+	    OP_SEEK_BY, -10 * S, NOW, LEAD, NULL,
+	    A(PLAYING, 11, 101, 15 * S + LEAD, NOW + LEAD) },
+	{ "seek +0 while playing: the same position, re-anchored",
+	    A(PLAYING, 11, 101, 0, NOW - S), PL(pl3), OP_SEEK_BY, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 11, 101, S + LEAD, NOW + LEAD) },
+	{ "seek -10 s near the start: clamped to 0", A(PLAYING, 11, 101, 2 * S, NOW - S),
+	    PL(pl3), OP_SEEK_BY, -10 * S, NOW, LEAD, NULL,
+	    A(PLAYING, 11, 101, 0, NOW + LEAD) },
+	{ "seek +10 s near the end: clamped to the duration",
+	    A(PLAYING, 11, 101, 175 * S, NOW - S), PL(pl3), OP_SEEK_BY, 10 * S, NOW, LEAD,
+	    NULL, A(PLAYING, 11, 101, 180 * S, NOW + LEAD) },
+	{ "seek +10 s before the start (now + lead > at_us > now)",
+	    A(PLAYING, 11, 101, 3 * S, NOW + 100000), PL(pl3), OP_SEEK_BY, 10 * S, NOW,
+	    LEAD, NULL, A(PLAYING, 11, 101, 13 * S + LEAD - 100000, NOW + LEAD) },
+	{ "seek +10 s, start further than the lead: the position waits",
+	    A(PLAYING, 11, 101, 3 * S, NOW + 2 * S), PL(pl3), OP_SEEK_BY, 10 * S, NOW, LEAD,
+	    NULL, A(PLAYING, 11, 101, 13 * S, NOW + LEAD) },
+	{ "seek +10 s when paused: stays paused", A(PAUSED, 12, 102, 42 * S, NOW - 9 * S),
+	    PL(pl3), OP_SEEK_BY, 10 * S, NOW, LEAD, NULL, A(PAUSED, 12, 102, 52 * S, NOW) },
+	{ "seek -10 s when paused at 5 s: 0", A(PAUSED, 12, 102, 5 * S, NOW - S), PL(pl3),
+	    OP_SEEK_BY, -10 * S, NOW, LEAD, NULL, A(PAUSED, 12, 102, 0, NOW) },
+	{ "seek +10 s when paused at the end: the duration",
+	    A(PAUSED, 13, 103, S, NOW - S), PL(pl3), OP_SEEK_BY, 10 * S, NOW, LEAD, NULL,
+	    A(PAUSED, 13, 103, 2 * S, NOW) },
+	{ "seek +10 s when stopped: paused at 10 s", A(STOPPED, 12, 102, 0, NOW - S),
+	    PL(pl3), OP_SEEK_BY, 10 * S, NOW, LEAD, NULL, A(PAUSED, 12, 102, 10 * S, NOW) },
+	{ "seek +10 s, item gone: paused on the first item",
+	    A(PLAYING, 99, 909, 50 * S, NOW - S), PL(pl3), OP_SEEK_BY, 10 * S, NOW, LEAD,
+	    NULL, A(PAUSED, 11, 101, 10 * S, NOW) },
+	{ "seek +10 s, empty playlist: refused", A(PAUSED, 99, 909, 0, NOW), EMPTY,
+	    OP_SEEK_BY, 10 * S, NOW, LEAD, "empty playlist", NONE },
+	{ "seek by INT64_MAX near the top: saturates, clamped",
+	    A(PLAYING, 31, 301, INT64_MAX - 5, NOW - S), PL(plbig), OP_SEEK_BY, INT64_MAX,
+	    NOW, LEAD, NULL, A(PLAYING, 31, 301, INT64_MAX, NOW + LEAD) },
+	{ "seek by INT64_MIN: saturates, 0", A(PAUSED, 31, 301, 5, NOW), PL(plbig),
+	    OP_SEEK_BY, INT64_MIN, NOW, LEAD, NULL, A(PAUSED, 31, 301, 0, NOW) },
+	{ "seek by INT64_MIN from a negative position: 0",
+	    A(PAUSED, 31, 301, INT64_MIN, NOW), PL(plbig), OP_SEEK_BY, INT64_MIN, NOW, LEAD,
+	    NULL, A(PAUSED, 31, 301, 0, NOW) },
+	{ "seek +1 s, elapsed time overflows: saturates, clamped",
+	    A(PLAYING, 31, 301, INT64_MAX - 5, INT64_MIN + 1), PL(plbig), OP_SEEK_BY, S,
+	    NOW, LEAD, NULL, A(PLAYING, 31, 301, INT64_MAX, NOW + LEAD) },
+	/* jump */
+	{ "jump while playing another: it from 0 at now + lead",
+	    A(PLAYING, 11, 101, 9 * S, NOW - S), PL(pl3), OP_JUMP, 13, NOW, LEAD, NULL,
+	    A(PLAYING, 13, 103, 0, NOW + LEAD) },
+	{ "jump when stopped: playing", A(STOPPED, 11, 101, 0, NOW - S), PL(pl3), OP_JUMP,
+	    12, NOW, LEAD, NULL, A(PLAYING, 12, 102, 0, NOW + LEAD) },
+	{ "jump when paused: playing", A(PAUSED, 11, 101, 7 * S, NOW - S), PL(pl3),
+	    OP_JUMP, 11, NOW, LEAD, NULL, A(PLAYING, 11, 101, 0, NOW + LEAD) },
+	{ "jump with no item", NONE, PL(pl1), OP_JUMP, 21, NOW, LEAD, NULL,
+	    A(PLAYING, 21, 201, 0, NOW + LEAD) },
+	{ "jump to the playing item: restarts it", A(PLAYING, 12, 102, 50 * S, NOW - S),
+	    PL(pl3), OP_JUMP, 12, NOW, LEAD, NULL, A(PLAYING, 12, 102, 0, NOW + LEAD) },
+	{ "jump, anchor's item gone: still fine", A(PLAYING, 99, 909, 5 * S, NOW - S),
+	    PL(pl3), OP_JUMP, 13, NOW, LEAD, NULL, A(PLAYING, 13, 103, 0, NOW + LEAD) },
+	{ "jump to an absent item: refused 404", A(PLAYING, 11, 101, 0, NOW - S), PL(pl3),
+	    OP_JUMP, 99, NOW, LEAD, "no such item", NONE },
+	{ "jump to item 0: refused 404", A(PLAYING, 11, 101, 0, NOW - S), PL(pl3),
+	    OP_JUMP, 0, NOW, LEAD, "no such item", NONE },
+	{ "jump, empty playlist: refused 404", NONE, EMPTY, OP_JUMP, 11, NOW, LEAD,
+	    "no such item", NONE },
+	/* reload: the anchor moves only when its item left the playlist */
+	{ "reload, item still there: unchanged", A(PLAYING, 12, 102, 5 * S, NOW - S),
+	    PL(pl3), OP_RELOAD, 13, NOW, LEAD, NULL, A(PLAYING, 12, 102, 5 * S, NOW - S) },
+	{ "reload, no item: unchanged", NONE, PL(pl3), OP_RELOAD, 0, NOW, LEAD, NULL,
+	    NONE },
+	{ "reload, no item, empty playlist: unchanged", NONE, EMPTY, OP_RELOAD, 0, NOW,
+	    LEAD, NULL, NONE },
+	{ "reload, playing item gone: the given item at 0 at now + lead",
+	    A(PLAYING, 99, 909, 50 * S, NOW - S), PL(pl3), OP_RELOAD, 12, NOW, LEAD, NULL,
+	    A(PLAYING, 12, 102, 0, NOW + LEAD) },
+	{ "reload, paused item gone: paused at 0 on the given item",
+	    A(PAUSED, 99, 909, 50 * S, NOW - S), PL(pl3), OP_RELOAD, 12, NOW, LEAD, NULL,
+	    A(PAUSED, 12, 102, 0, NOW) },
+	{ "reload, stopped item gone: stopped on the given item",
+	    A(STOPPED, 99, 909, 0, NOW - S), PL(pl3), OP_RELOAD, 13, NOW, LEAD, NULL,
+	    A(STOPPED, 13, 103, 0, NOW) },
+	{ "reload, item gone, no item given: stopped on the first",
+	    A(PLAYING, 99, 909, 50 * S, NOW - S), PL(pl3), OP_RELOAD, 0, NOW, LEAD, NULL,
+	    A(STOPPED, 11, 101, 0, NOW) },
+	{ "reload, item gone, given item gone too: stopped on the first",
+	    A(PAUSED, 99, 909, 50 * S, NOW - S), PL(pl3), OP_RELOAD, 98, NOW, LEAD, NULL,
+	    A(STOPPED, 11, 101, 0, NOW) },
+	{ "reload, item gone, playlist empty: stopped with no item",
+	    A(PLAYING, 99, 909, 50 * S, NOW - S), EMPTY, OP_RELOAD, 12, NOW, LEAD, NULL,
+	    A(STOPPED, 0, 0, 0, NOW) },
 	/* empty playlist */
 	{ "play, empty playlist: refused", NONE, EMPTY, OP_PLAY, 0, NOW, LEAD,
 	    "empty playlist", NONE },
@@ -187,26 +302,59 @@ anchor_same(const struct anchor *a, const struct anchor *b)
 	return sched_anchor_eq(a, b);
 }
 
+/* The status a refusal title comes with. */
+static int
+refusal_status(const char *title)
+{
+	return strcmp(title, "no such item") == 0 ? 404 : 409;
+}
+
+/* Builds the command of a row. */
+static struct sched_cmd
+row_cmd(const struct row *r)
+{
+	struct sched_cmd cmd = { .action = (enum sched_action)r->op };
+
+	switch (r->op) {
+	case OP_SEEK:
+		cmd.position_us = r->pos;
+		break;
+	case OP_SEEK_BY:
+		cmd.action = SCHED_SEEK;
+		cmd.relative = 1;
+		cmd.offset_us = r->pos;
+		break;
+	case OP_JUMP:
+	case OP_RELOAD:
+		cmd.item_id = r->pos;
+		break;
+	default:
+		break;
+	}
+	return cmd;
+}
+
 /* Runs one row. Returns 0 when it behaves as expected, else prints why. */
 static int
 run_row(const struct row *r)
 {
 	struct sched_ctx ctx = { r->pl, r->n, r->now, r->lead };
-	struct sched_cmd cmd = { (enum sched_action)r->op, r->pos };
+	struct sched_cmd cmd = row_cmd(r);
 	struct sched_refusal why = { 0, NULL, NULL };
 	struct anchor out = A(PAUSED, -1, -1, -1, -1);
-	int rc;
+	int rc, want;
 
 	if (r->op == OP_ADVANCE)
 		rc = sched_advance(&ctx, &r->cur, &out, &why);
 	else
 		rc = sched_apply(&ctx, &r->cur, &cmd, &out, &why);
 	if (r->refusal != NULL) {
-		if (rc == 409 && why.status == 409 && strcmp(why.title, r->refusal) == 0 &&
+		want = refusal_status(r->refusal);
+		if (rc == want && why.status == want && strcmp(why.title, r->refusal) == 0 &&
 		    why.detail != NULL)
 			return 0;
-		print_error("row \"%s\": want refusal \"%s\", got rc %d\n", r->name,
-		    r->refusal, rc);
+		print_error("row \"%s\": want refusal %d \"%s\", got rc %d \"%s\"\n",
+		    r->name, want, r->refusal, rc, why.title ? why.title : "");
 		return 1;
 	}
 	if (rc == 0 && anchor_same(&out, &r->want))
@@ -238,7 +386,7 @@ static void
 test_sched_alias(void **state)
 {
 	struct sched_ctx ctx = { PL(pl3), NOW, LEAD };
-	struct sched_cmd next = { SCHED_NEXT, 0 };
+	struct sched_cmd next = { .action = SCHED_NEXT };
 	struct sched_refusal why;
 	struct anchor a = A(PLAYING, 11, 101, 0, NOW - S), want = A(PLAYING, 12, 102, 0,
 	    NOW + LEAD);
@@ -331,6 +479,44 @@ test_sched_names(void **state)
 	assert_int_equal(sched_action_parse("Play", &a), -1);
 	assert_int_equal(sched_action_parse("", &a), -1);
 	assert_string_equal(sched_action_name((enum sched_action)42), "?");
+	assert_int_equal(sched_action_parse("resume", &a), 0);
+	assert_int_equal(a, SCHED_RESUME);
+	assert_int_equal(sched_action_parse("jump", &a), 0);
+	assert_int_equal(a, SCHED_JUMP);
+	assert_int_equal(sched_action_parse("reload", &a), 0);
+	assert_int_equal(a, SCHED_RELOAD);
+	assert_string_equal(sched_action_name(SCHED_RELOAD), "reload");
+}
+
+/* sched_reload() says whether the anchor moved, and so whether the worker
+ * publishes; the timers of an unchanged room are re-armed from
+ * sched_fire_us() over the new playlist. */
+static void
+test_sched_reload(void **state)
+{
+	struct sched_ctx ctx = { PL(pl3), NOW, LEAD };
+	struct anchor mid = A(PLAYING, 12, 102, 0, NOW), gone = A(PLAYING, 99, 909, 0, NOW);
+	struct anchor none = NONE, out;
+
+	(void)state;
+	assert_int_equal(sched_reload(&ctx, &mid, 13, &out), 0);
+	assert_true(sched_anchor_eq(&out, &mid));
+	assert_int_equal(sched_reload(&ctx, &none, 11, &out), 0);
+	assert_true(sched_anchor_eq(&out, &none));
+	assert_int_equal(sched_reload(&ctx, &gone, 13, &out), 1);
+	assert_int_equal(out.item_id, 13);
+	assert_int_equal(sched_reload(&ctx, &gone, 0, &out), 1);
+	assert_int_equal(out.state, ANCHOR_STOPPED);
+	/* In place. */
+	out = gone;
+	assert_int_equal(sched_reload(&ctx, &out, 11, &out), 1);
+	assert_int_equal(out.item_id, 11);
+	assert_int_equal(out.at_us, NOW + LEAD);
+	/* The item after 12 was removed: 12 is now the last, so its end
+	 * stops the room and is applied exactly at the end, not lead early. */
+	assert_int_equal(sched_fire_us(&ctx, &mid), NOW + 200 * S - LEAD);
+	ctx.n = 2;
+	assert_int_equal(sched_fire_us(&ctx, &mid), NOW + 200 * S);
 }
 
 struct id_row {
@@ -384,6 +570,7 @@ main(void)
 		cmocka_unit_test(test_sched_arith),
 		cmocka_unit_test(test_sched_fire),
 		cmocka_unit_test(test_sched_names),
+		cmocka_unit_test(test_sched_reload),
 		cmocka_unit_test(test_entry_ids),
 	};
 
