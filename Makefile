@@ -3,6 +3,7 @@
 #   make run             install missing packages, build, migrate, demo library, start the stack
 #   make test            install missing packages, build, run every test suite
 #   make SANITIZE=address,undefined test    the same under sanitizers
+#   make import DIR=~/Music   add every MP3 under DIR to the library
 # Variables: PORT (8080), DATA (./data), CI (set: warnings are errors).
 
 PORT     ?= 8080
@@ -41,7 +42,7 @@ PROGS    := bin/tutti-api bin/tutti-relay bin/tutti-worker
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit migrate clean distclean
+.PHONY: all deps run test unit migrate import clean distclean
 all: $(PROGS)
 
 # Objects depend on the flags they were built with: switching SANITIZE or CI
@@ -85,6 +86,13 @@ $(DATA)/.demo-stamp: scripts/demo.sh
 
 migrate:
 	bin/tutti-api -d "$(DATA)" migrate
+
+# The library from a server directory (recursively, *.mp3); safe to repeat:
+# the same file twice is one track.
+import: all
+	@test -n "$(DIR)" || { echo "usage: make import DIR=/path/to/music" >&2; exit 2; }
+	bin/tutti-api -d "$(DATA)" -m sql migrate
+	bin/tutti-api -d "$(DATA)" import "$(DIR)"
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -273,8 +273,8 @@ api_room_counters(sqlite3 *db, int64_t room_id, int64_t *seq, int64_t *version)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Builds the room's JSON inside a read transaction, so seq, playlist,
- * anchor and chat agree. Returns it, or NULL on a database error. */
+/* Builds the room's JSON; the caller holds a read transaction, so seq,
+ * playlist, anchor and chat agree. Returns it, or NULL on a database error. */
 static json_t *
 api_room_json(struct api_req *r, const struct api_room *room, const struct api_user *u)
 {
@@ -283,8 +283,6 @@ api_room_json(struct api_req *r, const struct api_room *room, const struct api_u
 	struct anchor a;
 	int64_t seq = 0, version = 0;
 
-	if (db_exec(db, "BEGIN") != 0)
-		return NULL;
 	if (api_room_counters(db, room->id, &seq, &version) != 0 ||
 	    anchor_load(db, room->id, &a) < 0 ||
 	    (pl = api_playlist_json(db, room->id)) == NULL ||
@@ -299,7 +297,6 @@ api_room_json(struct api_req *r, const struct api_room *room, const struct api_u
 	    "playback", anchor_json(&a), "chat", chat, "requests", reqs));
 	pl = chat = reqs = NULL;
 out:
-	db_exec(db, "COMMIT");
 	json_decref(pl);
 	json_decref(chat);
 	json_decref(reqs);
@@ -313,9 +310,19 @@ api_rooms_get(struct api_req *r)
 	struct api_user u;
 	json_t *j;
 
-	if (api_enter(r, &room, &u) != 0)
+	/* One read transaction for the token check and the whole room: one
+	 * snapshot, and one round of file locks instead of one per statement. */
+	if (db_exec(r->t->db, "BEGIN") != 0) {
+		api_problem(r, 503, "Service unavailable", "the database is busy; try again");
 		return;
-	if ((j = api_room_json(r, &room, &u)) == NULL) {
+	}
+	if (api_enter(r, &room, &u) != 0) {
+		db_exec(r->t->db, "COMMIT");
+		return;
+	}
+	j = api_room_json(r, &room, &u);
+	db_exec(r->t->db, "COMMIT");
+	if (j == NULL) {
 		api_problem(r, 500, "Internal error", "database error");
 		return;
 	}
