@@ -230,10 +230,10 @@ void api_tx_rollback(struct api_req *r);
 int64_t api_playlist_changed(struct api_req *r, struct api_room *room);
 
 /* Appends the library track to the room's playlist inside the open
- * transaction (added_by 0: nobody, e.g. an import), bumps the version and
- * queues the playlist event, and tells the worker after commit is not needed
- * (it re-reads the playlist when the current item ends). Returns the new item
- * id, 0 when no such track exists, -1 on a database error (logged). */
+ * transaction (added_by 0: nobody), bumps the version and queues the
+ * playlist event. The worker needs no notice: an item added at the end is
+ * read when the current item ends. Returns the new item id, 0 when no such
+ * track exists, -1 on a database error (logged). */
 int64_t api_playlist_append(struct api_req *r, struct api_room *room, int64_t track_id,
     int64_t added_by);
 

@@ -20,6 +20,7 @@ api_reason(int status)
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -154,10 +155,10 @@ api_is_json_type(const char *ctype)
 {
 	size_t n = strlen("application/json");
 
+	/* No type at all is let in (the body must still be JSON); a form's
+	 * urlencoded type is not, so no cross-site form can post here. */
 	if (ctype == NULL || *ctype == '\0')
-		return 1;	/* curl -d without -H: be lenient, the body decides */
-	if (strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0)
-		return 1;	/* curl's default for -d */
+		return 1;
 	return strncasecmp(ctype, "application/json", n) == 0 &&
 	    (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -16,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define API_MAX_THREADS 64
+#define API_IMPORT_DEPTH 32	/* directory levels import descends */
 
 /* The daemon's one context: configuration and the listening socket. */
 struct api_ctx {
@@ -38,11 +41,13 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: tutti-api [-v] [-d datadir] [-m sqldir] [-R redis] [-s socket]\n"
-	    "                 [-t threads] [-w wait_ms] [serve | migrate | import file ...]\n"
+	    "                 [-t threads] [-w wait_ms] [-U bytes] [-X seconds] [-C n/seconds]\n"
+	    "                 [serve | migrate | import path ...]\n"
 	    "\n"
 	    "  serve    answer FastCGI requests on the unix socket (the default)\n"
 	    "  migrate  apply the migrations in sqldir to datadir/tutti.db\n"
-	    "  import   add MP3 files to the track library\n"
+	    "  import   add MP3 files to the track library; a directory adds every\n"
+	    "           *.mp3 under it; one line per file, status 1 if any failed\n"
 	    "\n"
 	    "  -d datadir  database and media directory (default ./data)\n"
 	    "  -m sqldir   migrations directory (default ./sql)\n"
@@ -50,6 +55,11 @@ usage(void)
 	    "  -s socket   FastCGI unix socket to listen on (default ./run/api.sock)\n"
 	    "  -t threads  request threads (default 4)\n"
 	    "  -w wait_ms  how long a control command waits for the worker (default 2000)\n"
+	    "  -U bytes    largest upload accepted (default 1073741824, 1 GiB)\n"
+	    "  -X seconds  an unfinished upload expires this long after its creation\n"
+	    "              (default 86400, 24 h)\n"
+	    "  -C n/secs   chat: at most n messages per person in any secs seconds\n"
+	    "              (default 5/10)\n"
 	    "  -v          log debug messages\n");
 	exit(2);
 }
@@ -175,26 +185,100 @@ api_migrate(struct api_ctx *ctx)
 	return n < 0;
 }
 
+/* Adds one file; prints "<track id>\t<path>", or the error on stderr.
+ * Returns 0, or 1 when it failed. */
+static int
+api_import_file(sqlite3 *db, const char *datadir, const char *path)
+{
+	char err[256];
+	int64_t id;
+
+	if ((id = library_add_file(db, datadir, path, err, sizeof(err))) < 0) {
+		fprintf(stderr, "tutti-api: %s: %s\n", path, err);
+		return 1;
+	}
+	printf("%lld\t%s\n", (long long)id, path);
+	fflush(stdout);
+	return 0;
+}
+
+static int
+api_is_mp3(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 4 && strcasecmp(name + n - 4, ".mp3") == 0;
+}
+
+/* Imports every *.mp3 (any case) under dir, in name order, descending into
+ * subdirectories (not hidden ones, not through symbolic links). Returns the
+ * number of failures. */
+static int
+api_import_dir(sqlite3 *db, const char *datadir, const char *dir, int depth)
+{
+	char path[4096];
+	struct dirent **ents = NULL;
+	struct stat sb;
+	int i, n, failed = 0;
+
+	if ((n = scandir(dir, &ents, NULL, alphasort)) < 0) {
+		fprintf(stderr, "tutti-api: %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+
+		if (name[0] == '.' || (size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    name) >= sizeof(path) || lstat(path, &sb) != 0)
+			continue;
+		if (S_ISDIR(sb.st_mode) && depth < API_IMPORT_DEPTH)
+			failed += api_import_dir(db, datadir, path, depth + 1);
+		else if (api_is_mp3(name) && (S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode)))
+			failed += api_import_file(db, datadir, path);
+	}
+	for (i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return failed;
+}
+
+/* Imports each path: a file whatever its name, a directory recursively.
+ * Keeps going after errors; returns 1 when any file failed, else 0. */
 static int
 api_import(struct api_ctx *ctx, int argc, char **argv)
 {
-	char path[4096], err[256];
+	char path[4096];
+	struct stat sb;
 	sqlite3 *db;
 	int i, failed = 0;
-	int64_t id;
 
 	snprintf(path, sizeof(path), "%s/tutti.db", ctx->cfg.datadir);
 	if ((db = db_open(path)) == NULL)
 		return 1;
 	for (i = 0; i < argc; i++) {
-		if ((id = library_add_file(db, ctx->cfg.datadir, argv[i], err, sizeof(err))) < 0) {
-			fprintf(stderr, "tutti-api: %s: %s\n", argv[i], err);
-			failed++;
-		} else
-			printf("%lld\t%s\n", (long long)id, argv[i]);
+		if (stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+			failed += api_import_dir(db, ctx->cfg.datadir, argv[i], 0);
+		else
+			failed += api_import_file(db, ctx->cfg.datadir, argv[i]);
 	}
+	api_sql_close(db);
 	sqlite3_close(db);
 	return failed ? 1 : 0;
+}
+
+/* Parses an option's whole decimal number within 1..max. Returns 0 or -1. */
+static int
+api_opt_int64(const char *s, int64_t max, int64_t *v)
+{
+	char *end;
+	long long x;
+
+	errno = 0;
+	x = strtoll(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || x < 1 || x > max)
+		return -1;
+	*v = x;
+	return 0;
 }
 
 int
@@ -207,10 +291,11 @@ main(int argc, char **argv)
 		.socket_path = "run/api.sock", .sqldir = "sql", .nthreads = 4,
 	};
 	enum log_level lvl = LOG_INFO;
+	int64_t ttl_s;
 	const char *cmd;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "d:m:R:s:t:w:v")) != -1) {
+	while ((ch = getopt(argc, argv, "C:d:m:R:s:t:w:U:X:v")) != -1) {
 		switch (ch) {
 		case 'd': ctx.cfg.datadir = optarg; break;
 		case 'm': ctx.sqldir = optarg; break;
@@ -218,6 +303,21 @@ main(int argc, char **argv)
 		case 's': ctx.socket_path = optarg; break;
 		case 't': ctx.nthreads = atoi(optarg); break;
 		case 'w': ctx.cfg.reply_wait_ms = atoi(optarg); break;
+		case 'U':
+			if (api_opt_int64(optarg, INT64_MAX / 2, &ctx.cfg.upload_max) != 0)
+				usage();
+			break;
+		case 'X':
+			if (api_opt_int64(optarg, (int64_t)10 * 365 * 86400, &ttl_s) != 0)
+				usage();
+			ctx.cfg.upload_ttl_us = ttl_s * 1000000;
+			break;
+		case 'C':
+			if (sscanf(optarg, "%d/%d", &ctx.cfg.chat_burst, &ctx.cfg.chat_window_s) != 2 ||
+			    ctx.cfg.chat_burst < 1 || ctx.cfg.chat_window_s < 1 ||
+			    ctx.cfg.chat_window_s > 86400)
+				usage();
+			break;
 		case 'v': lvl = LOG_DEBUG; break;
 		default: usage();
 		}
@@ -228,6 +328,9 @@ main(int argc, char **argv)
 	    ctx.cfg.reply_wait_ms < 1 || ctx.cfg.reply_wait_ms > 4000)
 		usage();
 	log_init("tutti-api", lvl);
+	/* Each thread owns its connection: no global allocation statistics
+	 * (a process-wide mutex on every SQLite malloc otherwise). */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	cmd = argc > 0 ? argv[0] : "serve";
 	if (strcmp(cmd, "serve") == 0 && argc <= 1)
 		return api_serve(&ctx);

@@ -90,7 +90,7 @@ api_body_settings(struct api_req *r, struct api_room *room)
  * Returns SQLITE_DONE with u->id and u->token_hash set, SQLITE_CONSTRAINT
  * when the name is taken by someone present, or another SQLite code. */
 static int
-api_user_insert(sqlite3 *db, struct api_user *u, char *token)
+api_user_insert(sqlite3 *db, struct api_user *u, char *token, int64_t now)
 {
 	int rc;
 
@@ -98,7 +98,7 @@ api_user_insert(sqlite3 *db, struct api_user *u, char *token)
 		return SQLITE_ERROR;
 	rc = api_sql_run(db, &u->id, "INSERT INTO users (room_id, name, role, "
 	    "token_hash, joined_us) VALUES (?, ?, ?, ?, ?) RETURNING id", "ittti",
-	    u->room_id, u->name, u->role, u->token_hash, clock_now_us());
+	    u->room_id, u->name, u->role, u->token_hash, now);
 	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
 }
 
@@ -107,6 +107,16 @@ api_user_json(const struct api_user *u)
 {
 	return json_pack("{s:I, s:s, s:s}", "id", (json_int_t)u->id, "name", u->name,
 	    "role", u->role);
+}
+
+/* The user as GET .../users shows them, for events. */
+static json_t *
+api_user_json_at(const struct api_user *u, int64_t joined_us)
+{
+	json_t *j = api_user_json(u);
+
+	json_object_set_new(j, "joined_us", json_integer(joined_us));
+	return j;
 }
 
 static json_t *
@@ -194,7 +204,7 @@ api_rooms_create(struct api_req *r)
 		goto fail;
 	u.room_id = room.id;
 	snprintf(u.code, sizeof(u.code), "%s", room.code);
-	if (api_user_insert(r->t->db, &u, token) != SQLITE_DONE)
+	if (api_user_insert(r->t->db, &u, token, clock_now_us()) != SQLITE_DONE)
 		goto fail;
 	if (api_tx_commit(r) != 0)
 		return;
@@ -215,6 +225,7 @@ api_rooms_join(struct api_req *r)
 	struct api_user u = { .role = "member" };
 	char token[TOKEN_LEN + 1];
 	struct api_room room;
+	int64_t now = clock_now_us();
 	int rc;
 
 	if (api_room_load(r, r->m.code, &room) != 0 ||
@@ -223,7 +234,7 @@ api_rooms_join(struct api_req *r)
 		return;
 	u.room_id = room.id;
 	snprintf(u.code, sizeof(u.code), "%s", room.code);
-	if ((rc = api_user_insert(r->t->db, &u, token)) == SQLITE_CONSTRAINT) {
+	if ((rc = api_user_insert(r->t->db, &u, token, now)) == SQLITE_CONSTRAINT) {
 		api_tx_rollback(r);
 		api_problem(r, 409, "Name taken", "someone in room %s is already called %s",
 		    room.code, u.name);
@@ -232,7 +243,7 @@ api_rooms_join(struct api_req *r)
 	if (rc != SQLITE_DONE || api_sql_run(r->t->db, NULL, "UPDATE rooms SET "
 	    "empty_since_us = NULL WHERE id = ?", "i", room.id) != SQLITE_DONE ||
 	    api_emit(r, &room, "user_joined", json_pack("{s:o}", "user",
-	    api_user_json(&u))) < 0 || api_chat_system(r, &room, "%s joined", u.name) != 0) {
+	    api_user_json_at(&u, now))) < 0 || api_chat_system(r, &room, "%s joined", u.name) != 0) {
 		api_tx_rollback(r);
 		api_problem(r, 500, "Internal error", "could not join room %s", room.code);
 		return;
@@ -367,12 +378,21 @@ out:
 void
 api_rooms_update(struct api_req *r)
 {
-	struct api_room room;
+	struct api_room room, before;
 	struct api_user u;
 
 	if (api_enter(r, &room, &u) != 0 || api_need_admin(r, &u, "change the room") != 0 ||
-	    api_read_json_only(r, "room_name", "public", "policy", NULL) != 0 ||
-	    api_body_settings(r, &room) != 0 || api_tx_begin(r) != 0)
+	    api_read_json_only(r, "room_name", "public", "policy", NULL) != 0)
+		return;
+	before = room;
+	if (api_body_settings(r, &room) != 0)
+		return;
+	if (strcmp(before.name, room.name) == 0 && before.is_public == room.is_public &&
+	    strcmp(before.policy, room.policy) == 0) {
+		api_reply(r, 200, api_settings_json(&room), NULL);	/* nothing to tell */
+		return;
+	}
+	if (api_tx_begin(r) != 0)
 		return;
 	if (api_sql_run(r->t->db, NULL, "UPDATE rooms SET name = ?, public = ?, policy = ? "
 	    "WHERE id = ?", "titi", room.name, (int64_t)room.is_public, room.policy,

@@ -102,9 +102,10 @@ apply_decide(struct worker *w, const struct entry *e, struct apply_out *out)
 		return 0;
 	}
 	out->kind = sched_anchor_eq(&cur, &out->a) ? APPLY_SAME : APPLY_CHANGED;
-	if (out->kind == APPLY_SAME)
+	if (out->kind == APPLY_SAME) {
+		out->a = cur;	/* the answer names the anchor in effect */
 		rc = store_mark(w->store, out->room.id, e->id);
-	else if ((rc = store_write(w->store, out->room.id, &out->a)) == 0)
+	} else if ((rc = store_write(w->store, out->room.id, &out->a)) == 0)
 		rc = store_bump(w->store, out->room.id, e->id, &out->seq);
 	if (rc != 0 || store_commit(w->store) != 0)
 		goto fail;

@@ -120,9 +120,11 @@ sched_find(const struct sched_ctx *ctx, int64_t item_id)
 int
 sched_anchor_eq(const struct anchor *a, const struct anchor *b)
 {
+	/* A paused or stopped anchor holds still: when it was taken does not
+	 * change what anyone hears, so it does not make a change. */
 	return a->state == b->state && a->item_id == b->item_id &&
 	    a->track_id == b->track_id && a->position_us == b->position_us &&
-	    a->at_us == b->at_us;
+	    (a->state != ANCHOR_PLAYING || a->at_us == b->at_us);
 }
 
 static int

@@ -109,7 +109,9 @@ int sched_has_next(const struct sched_ctx *ctx, const struct anchor *cur);
  * it stops the room. Saturating. */
 int64_t sched_fire_us(const struct sched_ctx *ctx, const struct anchor *a);
 
-/* Returns 1 when a and b are the same anchor (all fields equal), else 0. */
+/* Returns 1 when a and b are the same anchor, else 0: all fields equal,
+ * except at_us, which only counts while playing (a paused or stopped anchor
+ * taken at another instant sounds the same). */
 int sched_anchor_eq(const struct anchor *a, const struct anchor *b);
 
 #endif

@@ -141,6 +141,16 @@ def t_api_down(t, s, ctx):
     t.check(st == 200, "and back once it is reachable again", body)
 
 
+def t_nginx_errors(t, s, ctx):
+    st, data, hdrs = raw_request(s, "GET", "/api/healthz", headers={"X-Big": "a" * 10000})
+    t.check(st == 400 and hdrs.get("content-type", "").startswith("application/problem+json")
+            and b'"status":400' in data, "a 10 KB header: nginx's 400 as problem+json",
+            (st, data[:200]))
+    st, data, hdrs = raw_request(s, "GET", "/media/00/" + "0" * 64 + ".mp3")
+    t.check(st == 404 and hdrs.get("content-type", "").startswith("application/problem+json"),
+            "a missing media file: 404 as problem+json", (st, data[:200]))
+
+
 def t_still_fine(t, s, ctx):
     code, ta, _ = create_room(s, "after")
     st, r, _ = s.request("GET", "/api/rooms/" + code, token=ta)
@@ -154,7 +164,7 @@ def main():
     try:
         s.start()
         for fn in (t_bodies, t_numbers, t_paths, t_tokens_and_queries, t_ready_metrics,
-                   t_rate_limit, t_api_down, t_still_fine):
+                   t_rate_limit, t_api_down, t_nginx_errors, t_still_fine):
             t.run(fn, s, ctx)
     finally:
         s.stop()

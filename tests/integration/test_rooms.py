@@ -91,6 +91,11 @@ def t_join_leave(t, s):
     t.check(is_problem(st, body, hdrs, 409), "a present name, other case: 409", body)
     ws = websocket.create_connection(s.ws_url(code, ta), timeout=5)
     try:
+        tc, carol = join_room(s, code, "carol")
+        ev = recv_until(ws, lambda m: m.get("type") == "user_joined")
+        t.check(ev is not None and ev["user"]["id"] == carol["id"]
+                and isinstance(ev["user"].get("joined_us"), int), "user_joined event with "
+                "joined_us", ev)
         st, _, _ = s.request("POST", "/api/rooms/%s/leave" % code, token=tb)
         t.check(st == 204, "leave: 204", st)
         ev = recv_until(ws, lambda m: m.get("type") == "user_left")
@@ -106,7 +111,8 @@ def t_join_leave(t, s):
     st, body, _ = s.request("POST", "/api/rooms/%s/join" % code, {"name": "bob"})
     t.check(st == 201 and body["user"]["id"] != bob["id"], "the same name may join again", body)
     st, r, _ = room(s, code, ta)
-    t.check([u["name"] for u in r["users"]] == ["alice", "bob"], "users: present ones only", r)
+    t.check([u["name"] for u in r["users"]] == ["alice", "carol", "bob"],
+            "users: present ones only, in order of arrival", r)
 
 
 def t_admin_handover(t, s):
