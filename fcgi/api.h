@@ -111,7 +111,7 @@ const char *api_param(struct api_req *r, const char *name);
 
 /* Copies the URL-decoded value of query parameter name into buf (size n).
  * Returns 1 when present, 0 when absent, -1 after sending 400 (bad escape,
- * NUL byte, or longer than n - 1). */
+ * NUL byte, longer than n - 1, or given twice). */
 int api_query(struct api_req *r, const char *name, char *buf, size_t n);
 
 /* Reads an integer query parameter into *v, def when absent. Returns 0, or

@@ -5,6 +5,7 @@
  */
 #include "api.h"
 #include "log.h"
+#include "query.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -229,68 +230,18 @@ api_read_json_only(struct api_req *r, ...)
 	return 0;
 }
 
-static int
-api_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes n bytes of a query component (%XX and '+') into out (size cap).
- * Returns the decoded length, or -1 for a bad escape, NUL, or overflow. */
-static long
-api_unescape(const char *s, size_t n, char *out, size_t cap)
-{
-	size_t i, o = 0;
-	int hi, lo;
-
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '+')
-			c = ' ';
-		else if (c == '%') {
-			if (i + 2 >= n)
-				return -1;
-			if ((hi = api_hexval(s[i + 1])) < 0 || (lo = api_hexval(s[i + 2])) < 0)
-				return -1;
-			c = (char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (c == '\0' || o + 1 >= cap)
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return (long)o;
-}
-
 int
 api_query(struct api_req *r, const char *name, char *buf, size_t n)
 {
-	const char *p = r->query, *amp, *eq;
-	size_t nl = strlen(name);
+	int rc = query_get(r->query, strlen(r->query), name, buf, n);
 
-	for (; *p != '\0'; p = *amp ? amp + 1 : amp) {
-		amp = p + strcspn(p, "&");
-		eq = memchr(p, '=', (size_t)(amp - p));
-		if ((size_t)((eq ? eq : amp) - p) != nl || strncmp(p, name, nl) != 0)
-			continue;
-		if (!eq)
-			eq = amp - 1;	/* "?q" alone: empty value */
-		if (api_unescape(eq + 1, (size_t)(amp - eq - 1), buf, n) < 0) {
-			api_problem(r, 400, "Invalid query", "parameter %s is malformed or "
-			    "longer than %zu bytes", name, n - 1);
-			return -1;
-		}
+	if (rc >= 0)
 		return 1;
-	}
-	return 0;
+	if (rc == -1)
+		return 0;
+	api_problem(r, 400, "Invalid query", rc == -3 ? "parameter %s is given twice" :
+	    "parameter %s is malformed or longer than %zu bytes", name, n - 1);
+	return -1;
 }
 
 int

@@ -125,6 +125,24 @@ api_thread_main(void *arg)
 	return NULL;
 }
 
+/* Fails fast, before listening, when the database cannot be opened or has
+ * not been migrated. Returns 0 or -1 (logged). */
+static int
+api_db_usable(struct api_ctx *ctx)
+{
+	char path[4096];
+	sqlite3 *db;
+	int v;
+
+	snprintf(path, sizeof(path), "%s/tutti.db", ctx->cfg.datadir);
+	if ((db = db_open(path)) == NULL)
+		return -1;
+	if ((v = db_schema_version(db)) < 1)
+		log_err("%s is not migrated; run tutti-api migrate", path);
+	sqlite3_close(db);
+	return v < 1 ? -1 : 0;
+}
+
 /* Runs the thread pool until SIGINT or SIGTERM. Returns the exit status. */
 static int
 api_serve(struct api_ctx *ctx)
@@ -138,7 +156,8 @@ api_serve(struct api_ctx *ctx)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);	/* inherited by the threads */
 	signal(SIGPIPE, SIG_IGN);
-	if (FCGX_Init() != 0 || (ctx->cfg.metrics = api_metrics_new()) == NULL)
+	if (FCGX_Init() != 0 || (ctx->cfg.metrics = api_metrics_new()) == NULL ||
+	    api_db_usable(ctx) != 0)
 		return 1;
 	unlink(ctx->socket_path);
 	if ((ctx->listen_fd = FCGX_OpenSocket(ctx->socket_path, 128)) < 0) {
@@ -281,6 +300,25 @@ api_opt_int64(const char *s, int64_t max, int64_t *v)
 	return 0;
 }
 
+/* Parses the chat limit "n/secs" (1..1000 messages in 1..86400 s). */
+static int
+api_opt_rate(const char *s, struct api_config *cfg)
+{
+	char n[16];
+	const char *slash = strchr(s, '/');
+	int64_t burst, window;
+
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(n))
+		return -1;
+	memcpy(n, s, (size_t)(slash - s));
+	n[slash - s] = '\0';
+	if (api_opt_int64(n, 1000, &burst) != 0 || api_opt_int64(slash + 1, 86400, &window) != 0)
+		return -1;
+	cfg->chat_burst = (int)burst;
+	cfg->chat_window_s = (int)window;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -313,9 +351,7 @@ main(int argc, char **argv)
 			ctx.cfg.upload_ttl_us = ttl_s * 1000000;
 			break;
 		case 'C':
-			if (sscanf(optarg, "%d/%d", &ctx.cfg.chat_burst, &ctx.cfg.chat_window_s) != 2 ||
-			    ctx.cfg.chat_burst < 1 || ctx.cfg.chat_window_s < 1 ||
-			    ctx.cfg.chat_window_s > 86400)
+			if (api_opt_rate(optarg, &ctx.cfg) != 0)
 				usage();
 			break;
 		case 'v': lvl = LOG_DEBUG; break;

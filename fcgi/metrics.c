@@ -148,7 +148,7 @@ api_metrics(struct api_req *r)
 	api_metrics_requests(out, m);
 	api_metrics_latency(out, m);
 	FCGX_FPrintF(out, "# HELP tutti_api_upload_bytes_total Bytes of upload bodies "
-	    "written to disk.\n# TYPE tutti_api_upload_bytes_total counter\n"
+	    "received (including chunks later refused).\n# TYPE tutti_api_upload_bytes_total counter\n"
 	    "tutti_api_upload_bytes_total %llu\n",
 	    (unsigned long long)api_load(&m->upload_bytes));
 }

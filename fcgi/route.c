@@ -166,7 +166,7 @@ static const struct api_handler {
 static void
 api_not_allowed(struct api_req *r)
 {
-	char allow[128] = "Allow: ", hdr[160];
+	char allow[128] = "Allow: ", hdr[192];
 	size_t i;
 	int first = 1;
 
@@ -177,7 +177,8 @@ api_not_allowed(struct api_req *r)
 			strncat(allow, api_handlers[i].method, sizeof(allow) - strlen(allow) - 1);
 			first = 0;
 		}
-	snprintf(hdr, sizeof(hdr), "%s\r\n", allow);
+	snprintf(hdr, sizeof(hdr), "%s\r\n%s", allow, r->m.route == ROUTE_UPLOADS ||
+	    r->m.route == ROUTE_UPLOAD ? "Tus-Resumable: 1.0.0\r\n" : "");
 	api_problem_h(r, 405, "Method not allowed", hdr, "%s is not allowed here; %s",
 	    r->method, allow);
 }
@@ -188,7 +189,9 @@ api_route(struct api_req *r)
 	size_t i;
 
 	if (api_route_parse(r->path, &r->m) == ROUTE_NONE) {
-		api_problem(r, 404, "Not found", "no API endpoint at this path");
+		/* tus clients expect Tus-Resumable on every answer under uploads */
+		api_problem_h(r, 404, "Not found", strncmp(r->path, "/api/uploads", 12) == 0 ?
+		    "Tus-Resumable: 1.0.0\r\n" : NULL, "no API endpoint at this path");
 		return;
 	}
 	for (i = 0; i < API_NHANDLERS; i++)

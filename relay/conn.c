@@ -22,6 +22,7 @@
 #include "http.h"
 #include "log.h"
 #include "msg.h"
+#include "query.h"
 #include "text.h"
 #include "token.h"
 #include "ws.h"
@@ -612,8 +613,8 @@ conn_check_params(struct conn *c, const char *q, size_t qlen, char *hash)
 	char room[64], token[128];
 	int rc, rt;
 
-	rc = http_query_get(q, qlen, "room", room, sizeof(room));
-	rt = http_query_get(q, qlen, "token", token, sizeof(token));
+	rc = query_get(q, qlen, "room", room, sizeof(room));
+	rt = query_get(q, qlen, "token", token, sizeof(token));
 	if (rc < 0 || rt < 0) {
 		explicit_bzero(token, sizeof(token));
 		conn_refuse(c, 400, rc == -1 ? "the room parameter is missing" :

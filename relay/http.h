@@ -52,17 +52,6 @@ const struct http_header *http_header_find(const struct http_request *req,
  * tok, ignoring ASCII case and optional whitespace (e.g. Connection values). */
 int http_token_list_has(const char *v, size_t n, const char *tok);
 
-/* Percent-decodes s (n bytes; '+' is a space, as in a form-encoded query)
- * into out (cap bytes, NUL-terminated). Returns the decoded length, or -1 for
- * a malformed escape, a decoded NUL, or a result that does not fit. */
-int http_pct_decode(const char *s, size_t n, char *out, size_t cap);
-
-/* Finds the parameter key in the query string q (n bytes, without the '?')
- * and percent-decodes its value into out (cap bytes, NUL-terminated).
- * Returns the value's length; -1 when key is absent; -2 when the value (or a
- * parameter name) is malformed or too long; -3 when key appears twice. */
-int http_query_get(const char *q, size_t n, const char *key, char *out, size_t cap);
-
 /* Returns the reason phrase of the statuses the relay sends. */
 const char *http_reason(int status);
 

@@ -124,6 +124,12 @@ class Stack:
         return "ws://127.0.0.1:%d/ws?room=%s&token=%s" % (self.port, code, token)
 
 
+def websocket_timeout():
+    """The websocket-client timeout exception (imported only when used)."""
+    import websocket
+    return websocket.WebSocketTimeoutException
+
+
 def now_us():
     return time.time_ns() // 1000
 
@@ -149,6 +155,45 @@ def join_room(s, code, name):
     if st != 201:
         raise RuntimeError("join %s: %d %r" % (code, st, body))
     return body["token"], body["user"]
+
+
+# Messages that are not room events: the relay's greeting, beacons, pongs.
+QUIET = ("hello", "beacon", "pong")
+
+
+class Events:
+    """Reads a room's events from one WebSocket and keeps every one seen."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.seen = []
+
+    def take(self, n, timeout=5.0):
+        """Returns the next n events (hello, beacons and pongs skipped)."""
+        got = []
+        deadline = time.time() + timeout
+        while len(got) < n and time.time() < deadline:
+            self.ws.settimeout(max(0.05, deadline - time.time()))
+            try:
+                msg = json.loads(self.ws.recv())
+            except websocket_timeout():
+                break
+            if msg.get("type") in QUIET:
+                continue
+            got.append(msg)
+            self.seen.append(msg)
+        return got
+
+    def until(self, pred, limit=10):
+        """Returns the first of the next events (at most limit) for which pred
+        holds, or None."""
+        for _ in range(limit):
+            e = self.take(1)
+            if not e:
+                return None
+            if pred(e[0]):
+                return e[0]
+        return None
 
 
 def recv_until(ws, pred, timeout=5.0):

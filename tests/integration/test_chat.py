@@ -5,59 +5,13 @@ with Retry-After), system lines for joins, authorization, and the chat event
 over the WebSocket with consecutive seq.
 Run: /usr/bin/python3 tests/integration/test_chat.py   (TAP output)
 """
-import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import Stack, Tap  # noqa: E402
+from stack import Events, Stack, Tap, is_problem  # noqa: E402
 
 import websocket  # Debian's python3-websocket
-
-QUIET = ("hello", "beacon", "pong")
-
-
-def is_problem(st, body, hdrs, status):
-    return (st == status and hdrs.get("content-type", "").startswith("application/problem+json")
-            and isinstance(body, dict) and body.get("status") == status
-            and bool(body.get("title")))
-
-
-class Events:
-    """Reads a room's events from one WebSocket and keeps every one seen."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.seen = []
-
-    def take(self, n, timeout=5.0):
-        """Returns the next n events (hello, beacons and pongs skipped)."""
-        got = []
-        deadline = time.time() + timeout
-        while len(got) < n and time.time() < deadline:
-            self.ws.settimeout(max(0.05, deadline - time.time()))
-            try:
-                msg = json.loads(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                break
-            if msg.get("type") in QUIET:
-                continue
-            got.append(msg)
-            self.seen.append(msg)
-        return got
-
-    def until(self, pred, limit=10):
-        """Returns the first of the next events (at most limit) for which pred
-        holds, or None."""
-        for _ in range(limit):
-            e = self.take(1)
-            if not e:
-                return None
-            if pred(e[0]):
-                return e[0]
-        return None
-
 
 def chat(ctx, query=""):
     return "/api/rooms/%s/chat%s" % (ctx["code"], query)

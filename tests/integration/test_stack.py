@@ -14,30 +14,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import ROOT, Stack, Tap, now_us  # noqa: E402
+from stack import ROOT, Stack, Tap, is_problem, now_us, recv_until  # noqa: E402
 
 import websocket  # Debian's python3-websocket: a client tutti did not write
 
 ALPHABET = set("23456789ABCDEFGHJKMNPQRSTUVWXYZ")
-
-
-def recv_until(ws, pred, timeout=5.0):
-    """Returns the first message for which pred holds, or None on timeout."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        ws.settimeout(max(0.05, deadline - time.time()))
-        try:
-            msg = json.loads(ws.recv())
-        except websocket.WebSocketTimeoutException:
-            return None
-        if pred(msg):
-            return msg
-    return None
-
-
-def is_problem(st, body, hdrs, status):
-    return (st == status and hdrs.get("content-type", "").startswith("application/problem+json")
-            and body.get("status") == status and body.get("title"))
 
 
 def t_health(t, s):

@@ -13,6 +13,7 @@
 
 #include "guard.h"
 #include "../../relay/http.h"
+#include "query.h"
 
 /* Holds the input of parse() while the test reads the pointers into it. */
 static struct guard input;
@@ -314,27 +315,27 @@ test_pct_decode(void **state)
 	char out[16];
 
 	(void)state;
-	assert_int_equal(http_pct_decode("ABCDE", 5, out, sizeof(out)), 5);
+	assert_int_equal(query_decode("ABCDE", 5, out, sizeof(out)), 5);
 	assert_string_equal(out, "ABCDE");
-	assert_int_equal(http_pct_decode("%41%62%2b%2B%7e", 15, out, sizeof(out)), 5);
+	assert_int_equal(query_decode("%41%62%2b%2B%7e", 15, out, sizeof(out)), 5);
 	assert_string_equal(out, "Ab++~");
-	assert_int_equal(http_pct_decode("a+b", 3, out, sizeof(out)), 3);
+	assert_int_equal(query_decode("a+b", 3, out, sizeof(out)), 3);
 	assert_string_equal(out, "a b");
-	assert_int_equal(http_pct_decode("%c3%A9", 6, out, sizeof(out)), 2);
+	assert_int_equal(query_decode("%c3%A9", 6, out, sizeof(out)), 2);
 	assert_string_equal(out, "\xc3\xa9");
-	assert_int_equal(http_pct_decode("", 0, out, sizeof(out)), 0);
+	assert_int_equal(query_decode("", 0, out, sizeof(out)), 0);
 	assert_string_equal(out, "");
-	assert_int_equal(http_pct_decode("%", 1, out, sizeof(out)), -1);
-	assert_int_equal(http_pct_decode("%4", 2, out, sizeof(out)), -1);
-	assert_int_equal(http_pct_decode("%4g", 3, out, sizeof(out)), -1);
-	assert_int_equal(http_pct_decode("%G1", 3, out, sizeof(out)), -1);
-	assert_int_equal(http_pct_decode("a%00b", 5, out, sizeof(out)), -1);
+	assert_int_equal(query_decode("%", 1, out, sizeof(out)), -1);
+	assert_int_equal(query_decode("%4", 2, out, sizeof(out)), -1);
+	assert_int_equal(query_decode("%4g", 3, out, sizeof(out)), -1);
+	assert_int_equal(query_decode("%G1", 3, out, sizeof(out)), -1);
+	assert_int_equal(query_decode("a%00b", 5, out, sizeof(out)), -1);
 	/* the length bounds the input: "%41" cut to "%4" */
-	assert_int_equal(http_pct_decode("%41", 2, out, sizeof(out)), -1);
+	assert_int_equal(query_decode("%41", 2, out, sizeof(out)), -1);
 	/* capacity, NUL included */
-	assert_int_equal(http_pct_decode("abc", 3, out, 4), 3);
-	assert_int_equal(http_pct_decode("abcd", 4, out, 4), -1);
-	assert_int_equal(http_pct_decode("", 0, out, 0), -1);
+	assert_int_equal(query_decode("abc", 3, out, 4), 3);
+	assert_int_equal(query_decode("abcd", 4, out, 4), -1);
+	assert_int_equal(query_decode("", 0, out, 0), -1);
 }
 
 static void
@@ -344,28 +345,28 @@ test_query(void **state)
 	char out[64];
 
 	(void)state;
-	assert_int_equal(http_query_get(q, strlen(q), "room", out, sizeof(out)), 5);
+	assert_int_equal(query_get(q, strlen(q), "room", out, sizeof(out)), 5);
 	assert_string_equal(out, "ABCDE");
-	assert_int_equal(http_query_get(q, strlen(q), "token", out, sizeof(out)), 7);
+	assert_int_equal(query_get(q, strlen(q), "token", out, sizeof(out)), 7);
 	assert_string_equal(out, "a-b_c+d");
-	assert_int_equal(http_query_get(q, strlen(q), "empty", out, sizeof(out)), 0);
-	assert_int_equal(http_query_get(q, strlen(q), "flag", out, sizeof(out)), 0);
-	assert_int_equal(http_query_get(q, strlen(q), "xroom", out, sizeof(out)), 1);
-	assert_int_equal(http_query_get(q, strlen(q), "missing", out, sizeof(out)), -1);
-	assert_int_equal(http_query_get(q, strlen(q), "roo", out, sizeof(out)), -1);
-	assert_int_equal(http_query_get("", 0, "room", out, sizeof(out)), -1);
-	assert_int_equal(http_query_get("&&room=A&&", 10, "room", out, sizeof(out)), 1);
+	assert_int_equal(query_get(q, strlen(q), "empty", out, sizeof(out)), 0);
+	assert_int_equal(query_get(q, strlen(q), "flag", out, sizeof(out)), 0);
+	assert_int_equal(query_get(q, strlen(q), "xroom", out, sizeof(out)), 1);
+	assert_int_equal(query_get(q, strlen(q), "missing", out, sizeof(out)), -1);
+	assert_int_equal(query_get(q, strlen(q), "roo", out, sizeof(out)), -1);
+	assert_int_equal(query_get("", 0, "room", out, sizeof(out)), -1);
+	assert_int_equal(query_get("&&room=A&&", 10, "room", out, sizeof(out)), 1);
 	/* names are decoded too */
-	assert_int_equal(http_query_get("r%6Fom=AB", 9, "room", out, sizeof(out)), 2);
+	assert_int_equal(query_get("r%6Fom=AB", 9, "room", out, sizeof(out)), 2);
 	assert_string_equal(out, "AB");
 	/* repeated, malformed, too long */
-	assert_int_equal(http_query_get("room=A&room=B", 13, "room", out, sizeof(out)), -3);
-	assert_int_equal(http_query_get("room=%zz", 8, "room", out, sizeof(out)), -2);
-	assert_int_equal(http_query_get("room=%00", 8, "room", out, sizeof(out)), -2);
-	assert_int_equal(http_query_get("room=ABCDEFGH", 13, "room", out, 8), -2);
-	assert_int_equal(http_query_get("r%zom=1&room=A", 14, "room", out, sizeof(out)), -2);
+	assert_int_equal(query_get("room=A&room=B", 13, "room", out, sizeof(out)), -3);
+	assert_int_equal(query_get("room=%zz", 8, "room", out, sizeof(out)), -2);
+	assert_int_equal(query_get("room=%00", 8, "room", out, sizeof(out)), -2);
+	assert_int_equal(query_get("room=ABCDEFGH", 13, "room", out, 8), -2);
+	assert_int_equal(query_get("r%zom=1&room=A", 14, "room", out, sizeof(out)), -2);
 	/* the length bounds the query */
-	assert_int_equal(http_query_get("room=ABCDE", 7, "room", out, sizeof(out)), 2);
+	assert_int_equal(query_get("room=ABCDE", 7, "room", out, sizeof(out)), 2);
 	assert_string_equal(out, "AB");
 }
 
@@ -381,11 +382,11 @@ test_query_every_cut(void **state)
 	guard_init(&g, n);
 	for (k = 0; k <= n; k++) {
 		const char *p = (const char *)guard_place(&g, q, k);
-		int rc = http_query_get(p, k, "room", out, sizeof(out));
+		int rc = query_get(p, k, "room", out, sizeof(out));
 
 		/* "room" alone (k = 19) is present and empty */
 		assert_int_equal(rc, k <= 18 ? -1 : k == 19 ? 0 : (int)k - 20);
-		rc = http_query_get(p, k, "token", out, sizeof(out));
+		rc = query_get(p, k, "token", out, sizeof(out));
 		if (k < 5)
 			assert_int_equal(rc, -1);
 		else if (k == 5 || k == 6)
