@@ -22,6 +22,7 @@
 #include "http.h"
 #include "log.h"
 #include "msg.h"
+#include "origin.h"
 #include "query.h"
 #include "text.h"
 #include "token.h"
@@ -565,15 +566,17 @@ conn_from_xff(struct conn *c, const struct http_request *req)
 static int
 conn_check_upgrade(struct conn *c, const struct http_request *req, const char **q, size_t *qlen)
 {
-	const struct http_header *key, *ver, *len;
+	const struct http_header *key, *ver, *len, *host, *origin;
 	const char *mark;
-	size_t nhost, nkey, nver, plen;
+	size_t nhost, nkey, nver, norigin, plen;
+	struct relay *r = conn_relay(c);
 
 	mark = memchr(req->target, '?', req->target_len);
 	plen = mark != NULL ? (size_t)(mark - req->target) : req->target_len;
 	*q = mark != NULL ? mark + 1 : "";
 	*qlen = mark != NULL ? req->target_len - plen - 1 : 0;
-	http_header_find(req, "Host", &nhost);
+	host = http_header_find(req, "Host", &nhost);
+	origin = http_header_find(req, "Origin", &norigin);
 	len = http_header_find(req, "Content-Length", NULL);
 	key = http_header_find(req, "Sec-WebSocket-Key", &nkey);
 	ver = http_header_find(req, "Sec-WebSocket-Version", &nver);
@@ -596,6 +599,11 @@ conn_check_upgrade(struct conn *c, const struct http_request *req, const char **
 		conn_refuse(c, 400, "Sec-WebSocket-Key is missing or invalid");
 	else if (nver != 1 || ver->value_len != 2 || memcmp(ver->value, "13", 2) != 0)
 		conn_refuse(c, 426, "only WebSocket version 13 is supported");
+	else if (norigin > 1 || !origin_allowed(origin ? origin->value : NULL,
+	    origin ? origin->value_len : 0, host->value, host->value_len,
+	    (const char *const *)r->origins, r->norigins))
+		conn_refuse(c, 403, "this page's origin may not connect (it is not the host "
+		    "itself nor on the relay's -O list)");
 	else if (ws_accept_key(key->value, key->value_len, c->accept) != 0)
 		conn_refuse(c, 500, "cannot compute Sec-WebSocket-Accept");
 	else
@@ -726,8 +734,10 @@ conn_upgrade(struct conn *c)
 	conn_set_state(r, c, C_OPEN);
 	c->t_ping = uv_now(r->loop);
 	log_debug("%s joined room %s", c->from, c->code);
-	if (conn_write(c, b) == 0)
+	if (conn_write(c, b) == 0) {
+		room_send_snapshot(r, c);
 		conn_drain(c);
+	}
 	outbuf_unref(b);
 }
 

@@ -169,6 +169,7 @@ http_reason(int status)
 	case 101: return "Switching Protocols";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 426: return "Upgrade Required";
 	case 431: return "Request Header Fields Too Large";

@@ -28,7 +28,7 @@ usage(FILE *f)
 "     tutti-relay - the WebSocket relay of tutti\n"
 "\n"
 "SYNOPSIS\n"
-"     tutti-relay [-v] -l listen -R redis [-i id]\n"
+"     tutti-relay [-v] -l listen -R redis [-i id] [-O origin ...]\n"
 "     tutti-relay -h\n"
 "\n"
 "DESCRIPTION\n"
@@ -45,6 +45,10 @@ usage(FILE *f)
 "     -R redis   the Redis server: the path of its unix socket, or host:port.\n"
 "     -i id      the name of this relay instance, sent in the hello message\n"
 "                ([A-Za-z0-9._-], at most 32 characters; default r1).\n"
+"     -O origin  a browser origin allowed to connect besides the Host the\n"
+"                client connected to (e.g. https://music.example.org);\n"
+"                repeatable. A request without Origin (the native client,\n"
+"                scripts) is always let in; the token decides. Others: 403.\n"
 "     -v         verbose: log every connection at debug level.\n"
 "     -h         print this help and exit.\n"
 "\n"
@@ -296,8 +300,16 @@ main(int argc, char **argv)
 	int opt, verbose = 0, rc;
 
 	r->id = "r1";
-	while ((opt = getopt(argc, argv, "hl:R:i:v")) != -1) {
+	while ((opt = getopt(argc, argv, "hl:R:i:O:v")) != -1) {
 		switch (opt) {
+		case 'O':
+			if (r->norigins == RELAY_ORIGINS_MAX) {
+				fprintf(stderr, "tutti-relay: at most %d -O options\n", RELAY_ORIGINS_MAX);
+				return 2;
+			}
+			r->origins = r->origins ? r->origins : xcalloc(RELAY_ORIGINS_MAX, sizeof(char *));
+			r->origins[r->norigins++] = optarg;
+			break;
 		case 'l': r->listen_spec = optarg; break;
 		case 'R': r->redis_spec = optarg; break;
 		case 'i': r->id = optarg; break;
@@ -337,6 +349,7 @@ main(int argc, char **argv)
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	room_free_all(r);
+	free(r->origins);
 	conn_pool_free(r);
 	outbuf_unref(r->ping_frame);
 	outbuf_unref(r->resync_frame);

@@ -385,6 +385,38 @@ rds_subscribe(struct relay *r, const char *code)
 	    code) == REDIS_OK ? 0 : -1;
 }
 
+/* privdata: a malloc'd copy of the room code, freed here; hiredis calls
+ * back exactly once (with NULL when the connection goes first). */
+static void
+rds_snapshot_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+	struct relay *r = rds_relay(ac);
+	redisReply *reply = rep;
+	char *code = priv;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_STRING)
+		room_on_snapshot(r, code, reply->str, reply->len);
+	else
+		room_on_snapshot(r, code, NULL, 0);
+	free(code);
+}
+
+int
+rds_snapshot(struct relay *r, const char *code)
+{
+	struct rds *d = &r->rds;
+	char *copy;
+
+	if (d->state != RDS_UP || (copy = strdup(code)) == NULL)
+		return -1;
+	if (redisAsyncCommand(d->cmd, rds_snapshot_cb, copy, "GET " RKEY_SNAPSHOT "%s",
+	    code) != REDIS_OK) {
+		free(copy);
+		return -1;
+	}
+	return 0;
+}
+
 int
 rds_unsubscribe(struct relay *r, const char *code)
 {

@@ -23,6 +23,7 @@
 #include "token.h"
 
 #define RELAY_ID_MAX       32		/* -i: [A-Za-z0-9._-]{1,32} */
+#define RELAY_ORIGINS_MAX  16		/* -O options */
 #define RELAY_MSG_MAX      4096		/* largest client message (protocol.md) */
 #define RELAY_WQ_MAX       (1024 * 1024)	/* unsent bytes before a listener is dropped */
 #define RELAY_RBUF_MAX     (8192 + 4096 + 64)	/* unconsumed input held per connection */
@@ -84,6 +85,7 @@ struct conn {
 	uint32_t refs;
 	uint8_t state;			/* enum conn_state */
 	int8_t room_exists;		/* the EXISTS answer: 1, 0, -1 unknown */
+	uint8_t snapped;		/* the room's snapshot was sent to it */
 	uint64_t t_state;		/* uv_now() when it joined its list */
 	uint64_t t_rx;			/* uv_now() of the last byte received */
 	uint64_t t_ping;		/* uv_now() of the last ping sent */
@@ -106,6 +108,9 @@ struct room {
 	uint8_t sub;			/* enum sub_state */
 	uint8_t resync;			/* Redis was lost: send resync when subscribed */
 	uint8_t busy;			/* being iterated: do not free */
+	uint8_t snap_asked;		/* GET of the snapshot in flight */
+	struct outbuf *snap;		/* the last playback event, as a frame, or NULL */
+	int64_t snap_seq;		/* its seq */
 	char code[CODE_LEN + 1];
 };
 
@@ -137,6 +142,8 @@ struct relay {
 	const char *id;			/* -i */
 	const char *listen_spec;	/* -l */
 	const char *redis_spec;		/* -R */
+	char **origins;			/* -O: browser origins let in besides the Host's */
+	size_t norigins;
 	union relay_stream lsn;
 	int lsn_unix;
 	char *unix_path;		/* bound unix socket, removed at exit */
@@ -215,8 +222,15 @@ void room_leave(struct relay *r, struct conn *c);
 /* A message of tutti:ev:{code}: checked as UTF-8, encoded once, written to
  * every listener of the room from the same bytes. */
 void room_on_message(struct relay *r, const char *code, const char *payload, size_t len);
-/* SUBSCRIBE confirmed: resync (after a Redis loss) and upgrade the waiting. */
+/* SUBSCRIBE confirmed: resync (after a Redis loss), upgrade the waiting,
+ * and fetch the room's snapshot. */
 void room_on_subscribed(struct relay *r, const char *code);
+/* The answer to the snapshot GET (json: the last playback event, n bytes;
+ * NULL when there is none or Redis failed): kept unless a newer playback
+ * event came meanwhile, and sent to every listener that has none yet. */
+void room_on_snapshot(struct relay *r, const char *code, const char *json, size_t n);
+/* After the hello: sends c the room's snapshot, when there is one. */
+void room_send_snapshot(struct relay *r, struct conn *c);
 /* UNSUBSCRIBE confirmed: subscribes again if someone joined meanwhile. */
 void room_on_unsubscribed(struct relay *r, const char *code);
 /* Redis is gone: every subscription is void; conns waiting for one get 503,
@@ -244,6 +258,9 @@ int rds_auth(struct relay *r, struct conn *c, const char *token_hash);
  * Redis is not connected. */
 int rds_subscribe(struct relay *r, const char *code);
 int rds_unsubscribe(struct relay *r, const char *code);
+/* GET tutti:snap:{code}; room_on_snapshot() follows (also when Redis fails).
+ * Returns 0, or -1 when Redis is not connected (nothing follows). */
+int rds_snapshot(struct relay *r, const char *code);
 /* At exit (r->stopping set): frees both connections, which calls pending
  * lookups back with no reply, and closes the timers. */
 void rds_stop(struct relay *r);

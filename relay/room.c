@@ -17,6 +17,7 @@
 #include "text.h"
 #include "ws.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +89,8 @@ room_maybe_free(struct relay *r, struct room *rm)
 		;
 	*pp = rm->hnext;
 	r->nrooms--;
+	if (rm->snap != NULL)
+		outbuf_unref(rm->snap);
 	free(rm);
 }
 
@@ -152,11 +155,42 @@ room_send(struct relay *r, struct room *rm, struct outbuf *b)
 	room_maybe_free(r, rm);
 }
 
+/* Returns the seq of a playback event (JSON text, n bytes), or -1 when it
+ * is another event or unreadable. One parse per event, not per listener. */
+static int64_t
+room_playback_seq(const char *json, size_t n)
+{
+	json_t *j = json_loadb(json, n, 0, NULL);
+	json_t *seq = json_object_get(j, "seq");
+	const char *type = json_string_value(json_object_get(j, "type"));
+	int64_t v = -1;
+
+	if (type != NULL && strcmp(type, "playback") == 0 && json_is_integer(seq))
+		v = json_integer_value(seq);
+	json_decref(j);
+	return v;
+}
+
+/* Keeps b (a playback event with this seq) as the room's snapshot, unless
+ * the one kept is newer. */
+static void
+room_keep_snapshot(struct room *rm, struct outbuf *b, int64_t seq)
+{
+	if (rm->snap != NULL && rm->snap_seq >= seq)
+		return;
+	if (rm->snap != NULL)
+		outbuf_unref(rm->snap);
+	b->refs++;
+	rm->snap = b;
+	rm->snap_seq = seq;
+}
+
 void
 room_on_message(struct relay *r, const char *code, const char *payload, size_t len)
 {
 	struct room *rm = room_find(r, code);
 	struct outbuf *b;
+	int64_t seq;
 
 	if (rm == NULL || rm->sub != SUB_ACTIVE || rm->n == 0)
 		return;
@@ -165,8 +199,46 @@ room_on_message(struct relay *r, const char *code, const char *payload, size_t l
 		return;
 	}
 	b = outbuf_frame(WS_OP_TEXT, payload, len);
+	if ((seq = room_playback_seq(payload, len)) >= 0)
+		room_keep_snapshot(rm, b, seq);
 	room_send(r, rm, b);
 	outbuf_unref(b);
+}
+
+void
+room_send_snapshot(struct relay *r, struct conn *c)
+{
+	(void)r;
+	if (c->room != NULL && c->room->snap != NULL && !c->snapped && c->state == C_OPEN) {
+		c->snapped = 1;
+		conn_send(c, c->room->snap);
+	}
+}
+
+void
+room_on_snapshot(struct relay *r, const char *code, const char *json, size_t n)
+{
+	struct room *rm = room_find(r, code);
+	struct conn *c, *next;
+	struct outbuf *b;
+	int64_t seq;
+
+	if (rm == NULL)
+		return;
+	rm->snap_asked = 0;
+	if (json != NULL && text_utf8_len(json, n) >= 0 &&
+	    (seq = room_playback_seq(json, n)) >= 0) {
+		b = outbuf_frame(WS_OP_TEXT, json, n);
+		room_keep_snapshot(rm, b, seq);
+		outbuf_unref(b);
+	}
+	rm->busy++;
+	for (c = rm->head; c != NULL; c = next) {
+		next = c->rnext;
+		room_send_snapshot(r, c);
+	}
+	rm->busy--;
+	room_maybe_free(r, rm);
 }
 
 void
@@ -189,6 +261,9 @@ room_on_subscribed(struct relay *r, const char *code)
 			conn_upgrade(c);
 	}
 	rm->busy--;
+	/* Listeners get the snapshot once it is read, after their hello. */
+	if (!rm->snap_asked && rds_snapshot(r, rm->code) == 0)
+		rm->snap_asked = 1;
 	room_maybe_free(r, rm);
 }
 
@@ -251,6 +326,8 @@ room_free_all(struct relay *r)
 	for (i = 0; i < r->nbuckets; i++)
 		for (rm = r->rooms[i]; rm != NULL; rm = next) {
 			next = rm->hnext;
+			if (rm->snap != NULL)
+				outbuf_unref(rm->snap);
 			free(rm);
 		}
 	free(r->rooms);

@@ -63,6 +63,7 @@ export class Player extends EventTarget {
 	#error = null;          // the last measured schedule error, s (positive: ahead)
 	#last = null;           // lastSchedule
 	#resyncs = 0;
+	#overs = 0;             // consecutive checks that found the source off by more than RESYNC_OVER_S
 	#resyncError = null;    // the error that caused the last hard resync, s
 	#extraLatencyMs = 0;
 	#recheckTimer = 0;      // the re-check just before a scheduled start
@@ -164,12 +165,20 @@ export class Player extends EventTarget {
 		const started = now + START_LEAD_S / 2 >= v.when;
 		if (!started && Math.abs(error) > REPLACE_OVER_S) {
 			this.#start(a, v.buffer, false);	// not heard yet: just move it
-		} else if (Math.abs(error) > RESYNC_OVER_S) {
+		} else if (Math.abs(error) > RESYNC_OVER_S && ++this.#overs >= 2) {
+			// Twice in a row: a real slip, not one noisy reading of the
+			// output clock (a busy machine can delay one by tens of ms).
+			this.#overs = 0;
 			this.#resyncs++;
 			this.#resyncError = error;
 			this.#start(a, v.buffer, true);
-		} else if (started) {
-			this.#steer(v, error);
+		} else if (Math.abs(error) > RESYNC_OVER_S) {
+			clearTimeout(this.#recheckTimer);
+			this.#recheckTimer = setTimeout(() => this.recheck(), 200);
+		} else {
+			this.#overs = 0;
+			if (started)
+				this.#steer(v, error);
 		}
 	}
 
@@ -236,6 +245,7 @@ export class Player extends EventTarget {
 
 	#start(anchor, buffer, isResync) {
 		const ctx = this.#ctx;
+		this.#overs = 0;
 		let when = this.#serverToCtx(anchor.at_us, this.#mapping());
 		let offset = anchor.position_us / 1e6;
 		const earliest = ctx.currentTime + START_LEAD_S;
