@@ -334,6 +334,7 @@ conn_refuse(struct conn *c, int status, const char *detail)
 
 	if (c->state != C_HANDSHAKE && c->state != C_AUTH && c->state != C_SUBWAIT)
 		return;
+	conn_relay(c)->stats.refused++;
 	log_info("refused %d to %s%s%s: %s", status, c->from, c->code[0] ? " room " : "",
 	    c->code, detail);
 	if ((n = http_problem(buf, sizeof(buf), status, detail, extra)) < 0) {
@@ -355,9 +356,14 @@ conn_refuse(struct conn *c, int status, const char *detail)
 void
 conn_send(struct conn *c, struct outbuf *b)
 {
+	struct relay *r = conn_relay(c);
+
 	if (c->state != C_OPEN || conn_write(c, b) != 0)
 		return;
+	r->stats.frames_out++;
+	r->stats.bytes_out += b->len;
 	if (uv_stream_get_write_queue_size(&c->u.s) > RELAY_WQ_MAX) {
+		r->stats.slow_dropped++;
 		log_info("dropping %s from room %s: more than %d bytes unsent", c->from,
 		    c->code, RELAY_WQ_MAX);
 		conn_close_code(c, WS_CLOSE_POLICY);
@@ -860,6 +866,7 @@ conn_on_accept(uv_stream_t *server, int status)
 	if (!r->lsn_unix)
 		uv_tcp_nodelay(&c->u.tcp, 1);
 	conn_peer(r, c);
+	r->stats.accepted++;
 	c->t_rx = uv_now(r->loop);
 	conn_set_state(r, c, C_HANDSHAKE);
 	if (uv_read_start(&c->u.s, conn_alloc_cb, conn_read_cb) != 0)

@@ -28,7 +28,7 @@ usage(FILE *f)
 "     tutti-relay - the WebSocket relay of tutti\n"
 "\n"
 "SYNOPSIS\n"
-"     tutti-relay [-v] -l listen -R redis [-i id] [-O origin ...]\n"
+"     tutti-relay [-v] -l listen -R redis [-i id] [-m host:port] [-O origin ...]\n"
 "     tutti-relay -h\n"
 "\n"
 "DESCRIPTION\n"
@@ -45,6 +45,9 @@ usage(FILE *f)
 "     -R redis   the Redis server: the path of its unix socket, or host:port.\n"
 "     -i id      the name of this relay instance, sent in the hello message\n"
 "                ([A-Za-z0-9._-], at most 32 characters; default r1).\n"
+"     -m host:port  serve Prometheus metrics at http://host:port/metrics\n"
+"                (connections, rooms, frames and bytes out, slow listeners\n"
+"                dropped, Redis reconnects); give a local address.\n"
 "     -O origin  a browser origin allowed to connect besides the Host the\n"
 "                client connected to (e.g. https://music.example.org);\n"
 "                repeatable. A request without Origin (the native client,\n"
@@ -224,6 +227,8 @@ relay_finish(struct relay *r)
 	uv_close((uv_handle_t *)&r->stop_timer, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 	uv_close((uv_handle_t *)&r->sigint, NULL);
+	if (r->metrics_on)
+		uv_close((uv_handle_t *)&r->metrics, NULL);
 }
 
 void
@@ -297,10 +302,11 @@ main(int argc, char **argv)
 	static const uint8_t bye[2] = { WS_CLOSE_GOING_AWAY >> 8, WS_CLOSE_GOING_AWAY & 0xff };
 	struct relay *r = &relay;
 	uv_loop_t loop;
+	const char *metrics_spec = NULL;
 	int opt, verbose = 0, rc;
 
 	r->id = "r1";
-	while ((opt = getopt(argc, argv, "hl:R:i:O:v")) != -1) {
+	while ((opt = getopt(argc, argv, "hl:m:R:i:O:v")) != -1) {
 		switch (opt) {
 		case 'O':
 			if (r->norigins == RELAY_ORIGINS_MAX) {
@@ -311,6 +317,7 @@ main(int argc, char **argv)
 			r->origins[r->norigins++] = optarg;
 			break;
 		case 'l': r->listen_spec = optarg; break;
+		case 'm': metrics_spec = optarg; break;
 		case 'R': r->redis_spec = optarg; break;
 		case 'i': r->id = optarg; break;
 		case 'v': verbose = 1; break;
@@ -342,7 +349,9 @@ main(int argc, char **argv)
 	uv_signal_init(&loop, &r->sigint);
 	r->tick.data = r->keepalive.data = r->stop_timer.data = r;
 	r->sigterm.data = r->sigint.data = r;
-	if ((rc = relay_start(r)) != 0) {
+	if ((rc = relay_start(r)) == 0 && metrics_spec != NULL && metrics_listen(r, metrics_spec) != 0)
+		rc = 1;
+	if (rc != 0) {
 		r->stopping = 1;
 		relay_close_listener(r);
 		relay_finish(r);

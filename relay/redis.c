@@ -138,8 +138,10 @@ rds_up(struct relay *r)
 	d->state = RDS_UP;
 	d->backoff_ms = RDS_BACKOFF_MIN_MS;
 	d->t_cmd_ok = d->t_sub_ok = uv_now(r->loop);
-	if (d->ever_up)
+	if (d->ever_up) {
+		r->stats.redis_reconnects++;
 		log_info("redis %s reconnected; resubscribing %zu rooms", r->redis_spec, r->nrooms);
+	}
 	else
 		log_info("redis %s connected", r->redis_spec);
 	d->ever_up = 1;

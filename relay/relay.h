@@ -135,6 +135,16 @@ struct rds {
 	uv_timer_t retry, watchdog;
 };
 
+/* Counters for /metrics (metrics.c). */
+struct relay_stats {
+	uint64_t accepted;		/* connections accepted */
+	uint64_t refused;		/* upgrades refused with an HTTP status */
+	uint64_t frames_out;		/* frames queued to listeners */
+	uint64_t bytes_out;		/* their bytes */
+	uint64_t slow_dropped;		/* listeners closed for not reading */
+	uint64_t redis_reconnects;	/* Redis connections regained */
+};
+
 struct wreq;
 
 struct relay {
@@ -161,6 +171,9 @@ struct relay {
 	struct wreq *wfree;		/* free write requests */
 	size_t nwfree;
 	struct rds rds;
+	struct relay_stats stats;
+	uv_tcp_t metrics;		/* -m: the /metrics listener */
+	int metrics_on;
 	uint8_t rdbuf[65536];		/* every read lands here first */
 };
 
@@ -209,6 +222,13 @@ void conn_stop_all(struct relay *r);
 void conn_abort_all(struct relay *r);
 /* Frees the pool of write requests (at exit, once no write is pending). */
 void conn_pool_free(struct relay *r);
+
+/* metrics.c */
+
+/* Serves GET /metrics on spec (host:port, numeric; a local address, as
+ * nothing guards it). Returns 0, or -1 (logged). Closed by the caller
+ * through r->metrics when r->metrics_on. */
+int metrics_listen(struct relay *r, const char *spec);
 
 /* room.c */
 

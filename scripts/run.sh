@@ -6,7 +6,8 @@
 # usage: scripts/run.sh [-p port] [-d datadir] [-r rundir] [-n relays] [-q]
 # Extra options for the daemons come from the environment (word-split):
 # TUTTI_API_OPTS, TUTTI_WORKER_OPTS, TUTTI_RELAY_OPTS; e.g. tests shorten
-# the admin grace period with TUTTI_WORKER_OPTS="-g 500".
+# the admin grace period with TUTTI_WORKER_OPTS="-g 500". With
+# TUTTI_RELAY_METRICS_PORT=P, relay N serves /metrics on 127.0.0.1:P+N-1.
 set -euo pipefail
 
 PORT=8080 DATA=$PWD/data RUN=$PWD/run NRELAYS=2 QUIET=0
@@ -69,8 +70,9 @@ bin/tutti-api -d "$DATA" -m sql migrate
 [ -s "$DATA/.demo-imported" ] || { scripts/demo.sh "$DATA" && date > "$DATA/.demo-imported"; }
 
 rm -f "$RUN"/*.sock
-redis-server --port 0 --unixsocket "$RUN/redis.sock" --unixsocketperm 700 \
+"$(command -v redis-server)" --port 0 --unixsocket "$RUN/redis.sock" --unixsocketperm 700 \
 	--save "" --appendonly no --dir "$RUN" --daemonize no --loglevel warning \
+	--enable-debug-command local \
 	--logfile "" &
 PIDS+=($!)
 wait_for "$RUN/redis.sock"
@@ -83,8 +85,12 @@ bin/tutti-worker -d "$DATA" -R "$RUN/redis.sock" -i worker-1 ${TUTTI_WORKER_OPTS
 PIDS+=($!)
 relays=""
 for i in $(seq "$NRELAYS"); do
+	metrics=""
+	[ -z "${TUTTI_RELAY_METRICS_PORT:-}" ] ||
+		metrics="-m 127.0.0.1:$((TUTTI_RELAY_METRICS_PORT + i - 1))"
 	# shellcheck disable=SC2086
-	bin/tutti-relay -l "unix:$RUN/relay-$i.sock" -R "$RUN/redis.sock" -i "r$i" ${TUTTI_RELAY_OPTS:-} &
+	bin/tutti-relay -l "unix:$RUN/relay-$i.sock" -R "$RUN/redis.sock" -i "r$i" $metrics \
+		${TUTTI_RELAY_OPTS:-} &
 	PIDS+=($!)
 	relays+="		server unix:$RUN/relay-$i.sock;"$'\n'
 done

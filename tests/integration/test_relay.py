@@ -1,15 +1,20 @@
 """test_relay.py - the relay's own behaviour through nginx: the Origin
-check of the upgrade, and the room's snapshot sent to a listener right
-after its hello (read from Redis by the first listener's relay, kept from
-the event stream for the next ones).
+check of the upgrade; the room's snapshot sent to a listener right after
+its hello (read from Redis by the first listener's relay, kept from the
+event stream for the next ones); /metrics on its local port; a Redis
+restart in the middle of a stream (listeners told to resync, then events
+again).
 Run: /usr/bin/python3 tests/integration/test_relay.py   (TAP output)
 """
 import json
 import os
+import subprocess
 import sys
+import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import Stack, Tap, create_room  # noqa: E402
+from stack import Stack, Tap, create_room, free_port, recv_until  # noqa: E402
 
 import websocket  # noqa: E402
 
@@ -72,12 +77,91 @@ def t_snapshot(t, s):
         ws1.close()
 
 
+def metrics(s):
+    """The relay's counters, {name: value} (labels dropped)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % s.metrics_port, timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name.split("{")[0]] = float(value)
+    return out
+
+
+def t_metrics(t, s):
+    before = metrics(s)
+    code, token, _ = create_room(s, "alice")
+    ws = [websocket.create_connection(s.ws_url(code, token), timeout=5) for _ in range(3)]
+    try:
+        for w in ws:
+            w.recv()
+        m = metrics(s)
+        t.check(m["tutti_relay_connections"] == before["tutti_relay_connections"] + 3,
+                "/metrics counts the open listeners", m)
+        s.request("POST", "/api/rooms/%s/chat" % code, {"text": "hi"}, token=token)
+        for w in ws:
+            recv_until(w, lambda e: e.get("type") == "chat")
+        m2 = metrics(s)
+        t.check(m2["tutti_relay_frames_out_total"] >= m["tutti_relay_frames_out_total"] + 3
+                and m2["tutti_relay_bytes_out_total"] > m["tutti_relay_bytes_out_total"],
+                "/metrics counts frames and bytes out", (m, m2))
+        try:
+            websocket.create_connection(s.ws_url(code, "x" * 32), timeout=5).close()
+        except websocket.WebSocketBadStatusException:
+            pass
+        t.check(metrics(s)["tutti_relay_refused_total"] >= m["tutti_relay_refused_total"] + 1,
+                "/metrics counts refusals", metrics(s))
+    finally:
+        for w in ws:
+            w.close()
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/other" % s.metrics_port, timeout=5)
+        st = 200
+    except urllib.error.HTTPError as e:
+        st = e.code
+    t.check(st == 404, "the metrics port answers 404 elsewhere", st)
+
+
+def t_redis_restart(t, s):
+    code, token, _ = create_room(s, "alice", policy="everyone")
+    ws = websocket.create_connection(s.ws_url(code, token), timeout=5)
+    try:
+        ws.recv()
+        before = metrics(s)["tutti_relay_redis_reconnects_total"]
+        subprocess.run(["redis-cli", "-s", os.path.join(s.run, "redis.sock"), "DEBUG",
+                        "RESTART"], capture_output=True, timeout=10)
+        ev = recv_until(ws, lambda e: e.get("type") == "resync", timeout=10)
+        t.check(ev is not None and ev.get("reason") == "redis",
+                "after a Redis restart the listener is told to resync", ev)
+        # The room's keys went with Redis (no persistence in the dev stack);
+        # GET of the room writes them again, as a client does after resync.
+        deadline = time.time() + 10
+        st = 0
+        while time.time() < deadline and st != 200:
+            st, _, _ = s.request("GET", "/api/rooms/" + code, token=token)
+            time.sleep(0.2)
+        deadline = time.time() + 10
+        ev = None
+        while time.time() < deadline and ev is None:
+            s.request("POST", "/api/rooms/%s/chat" % code, {"text": "after"}, token=token)
+            ev = recv_until(ws, lambda e: e.get("type") == "chat", timeout=1)
+        t.check(ev is not None and ev["message"]["text"] == "after",
+                "and then gets the room's events again on the same connection", ev)
+        t.check(metrics(s)["tutti_relay_redis_reconnects_total"] == before + 1,
+                "/metrics counts the Redis reconnect", metrics(s))
+    finally:
+        ws.close()
+
+
 def main():
     t = Tap()
-    s = Stack(name="relay", relays=1)
+    port = free_port()
+    s = Stack(name="relay", relays=1, env={"TUTTI_RELAY_METRICS_PORT": str(port)})
+    s.metrics_port = port
     try:
         s.start()
-        for fn in (t_origin, t_snapshot):
+        for fn in (t_origin, t_snapshot, t_metrics, t_redis_restart):
             t.run(fn, s)
     finally:
         s.stop()
