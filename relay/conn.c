@@ -739,6 +739,10 @@ conn_upgrade(struct conn *c)
 	free(hello);
 	conn_set_state(r, c, C_OPEN);
 	c->t_ping = uv_now(r->loop);
+	if (c->user_id > 0) {
+		c->present = 1;
+		rds_presence(r, c->code, c->user_id, 1);
+	}
 	log_debug("%s joined room %s", c->from, c->code);
 	if (conn_write(c, b) == 0) {
 		room_send_snapshot(r, c);
@@ -874,6 +878,16 @@ conn_on_accept(uv_stream_t *server, int status)
 }
 
 /* ---- timers and shutdown ---- */
+
+void
+conn_presence_all(struct relay *r)
+{
+	struct conn *c;
+
+	for (c = r->open.head; c != NULL; c = c->next)
+		if (c->present)
+			rds_presence(r, c->code, c->user_id, 1);
+}
 
 void
 conn_tick(struct relay *r)

@@ -266,6 +266,7 @@ static void
 relay_tick_cb(uv_timer_t *t)
 {
 	conn_tick(t->data);
+	rds_heartbeat(t->data);
 }
 
 static void

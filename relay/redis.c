@@ -27,6 +27,7 @@
 #include "relay.h"
 
 #include "log.h"
+#include "presence.h"
 #include "rkeys.h"
 
 #include <hiredis/hiredis.h>
@@ -45,6 +46,7 @@
 #define RDS_CTL_PREFIX     RKEY_RELAY_PROBE
 
 static void rds_connect(struct relay *r);
+static void rds_register(struct relay *r);
 
 static struct relay *
 rds_relay(const redisAsyncContext *ac)
@@ -146,6 +148,7 @@ rds_up(struct relay *r)
 		log_info("redis %s connected", r->redis_spec);
 	d->ever_up = 1;
 	d->warned = 0;
+	rds_register(r);
 	room_redis_up(r);
 }
 
@@ -332,6 +335,31 @@ rds_exists_cb(redisAsyncContext *ac, void *rep, void *priv)
 	conn_unref(c);
 }
 
+/* Returns 1 when the HMGET answer (room, user_id) names c's room, with
+ * c->user_id set from it (0 when absent or malformed: then the listener is
+ * not counted in presence). */
+static int
+rds_session_ok(const redisReply *reply, struct conn *c)
+{
+	const redisReply *room, *uid;
+	char buf[24];
+
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+		return 0;
+	room = reply->element[0];
+	uid = reply->element[1];
+	if (room->type != REDIS_REPLY_STRING || room->len != CODE_LEN ||
+	    memcmp(room->str, c->code, CODE_LEN) != 0)
+		return 0;
+	c->user_id = 0;
+	if (uid->type == REDIS_REPLY_STRING && uid->len > 0 && uid->len < sizeof(buf)) {
+		memcpy(buf, uid->str, uid->len);
+		buf[uid->len] = '\0';
+		c->user_id = strtoll(buf, NULL, 10);
+	}
+	return 1;
+}
+
 static void
 rds_session_cb(redisAsyncContext *ac, void *rep, void *priv)
 {
@@ -348,12 +376,12 @@ rds_session_cb(redisAsyncContext *ac, void *rep, void *priv)
 			conn_auth_done(c, 503, "Redis cannot be reached");
 		else if (c->room_exists == 0)
 			conn_auth_done(c, 404, "no open room has this code");
-		else if (reply->type == REDIS_REPLY_STRING && reply->len == CODE_LEN &&
-		    memcmp(reply->str, c->code, CODE_LEN) == 0)
+		else if (rds_session_ok(reply, c))
 			conn_auth_done(c, 0, NULL);
 		else
-			conn_auth_done(c, 401, reply->type == REDIS_REPLY_NIL ? "unknown token" :
-			    "the token belongs to another room");
+			conn_auth_done(c, 401, reply->type == REDIS_REPLY_ARRAY &&
+			    reply->elements == 2 && reply->element[0]->type == REDIS_REPLY_NIL ?
+			    "unknown token" : "the token belongs to another room");
 	}
 	conn_unref(c);
 }
@@ -369,8 +397,8 @@ rds_auth(struct relay *r, struct conn *c, const char *token_hash)
 		return -1;
 	c->refs++;
 	/* On failure the EXISTS callback still runs and drops its reference. */
-	if (redisAsyncCommand(d->cmd, rds_session_cb, c, "HGET " RKEY_SESSION "%s room",
-	    token_hash) != REDIS_OK)
+	if (redisAsyncCommand(d->cmd, rds_session_cb, c, "HMGET " RKEY_SESSION "%s room "
+	    "user_id", token_hash) != REDIS_OK)
 		return -1;
 	c->refs++;
 	return 0;
@@ -417,6 +445,72 @@ rds_snapshot(struct relay *r, const char *code)
 		return -1;
 	}
 	return 0;
+}
+
+/* Logs an error reply of a fire-and-forget command; privdata: a static
+ * string naming it. */
+static void
+rds_log_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+	redisReply *reply = rep;
+
+	(void)ac;
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+		log_warn("redis %s: %s", (const char *)priv, reply->str);
+}
+
+void
+rds_presence(struct relay *r, const char *code, int64_t user_id, int delta)
+{
+	struct presence_args a;
+
+	if (r->rds.state != RDS_UP || presence_args(&a, r->id, code, user_id, delta) != 0)
+		return;
+	redisAsyncCommandArgv(r->rds.cmd, rds_log_cb, (void *)"presence", PRESENCE_ARGC,
+	    a.argv, a.argvlen);
+}
+
+void
+rds_heartbeat(struct relay *r)
+{
+	if (r->rds.state != RDS_UP)
+		return;
+	redisAsyncCommand(r->rds.cmd, rds_log_cb, (void *)"heartbeat", "SET "
+	    RKEY_RELAY_ALIVE "%s 1 PX 3000", r->id);
+}
+
+/* The relay's old counts (HGETALL of its conns hash), after Redis came
+ * back: each is taken back, then every open listener is counted again.
+ * privdata: NULL. A NULL reply (the connection went again) does nothing;
+ * the next rds_up() starts over. */
+static void
+rds_recount_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+	struct relay *r = rds_relay(ac);
+	redisReply *reply = rep;
+	char code[CODE_LEN + 1];
+	int64_t uid, n;
+	size_t i;
+
+	(void)priv;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+		return;
+	for (i = 0; i + 1 < reply->elements; i += 2)
+		if (presence_field_parse(reply->element[i]->str, reply->element[i]->len, code,
+		    &uid) == 0 && (n = strtoll(reply->element[i + 1]->str, NULL, 10)) > 0)
+			rds_presence(r, code, uid, (int)-n);
+	conn_presence_all(r);
+}
+
+/* Registers the relay and its heartbeat, and recounts its listeners. */
+static void
+rds_register(struct relay *r)
+{
+	redisAsyncCommand(r->rds.cmd, rds_log_cb, (void *)"SADD relays", "SADD " RKEY_RELAYS
+	    " %s", r->id);
+	rds_heartbeat(r);
+	redisAsyncCommand(r->rds.cmd, rds_recount_cb, NULL, "HGETALL " RKEY_RELAY_CONNS "%s",
+	    r->id);
 }
 
 int

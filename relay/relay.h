@@ -86,6 +86,8 @@ struct conn {
 	uint8_t state;			/* enum conn_state */
 	int8_t room_exists;		/* the EXISTS answer: 1, 0, -1 unknown */
 	uint8_t snapped;		/* the room's snapshot was sent to it */
+	uint8_t present;		/* counted in Redis presence (C_OPEN, user known) */
+	int64_t user_id;		/* from the session, once authorized */
 	uint64_t t_state;		/* uv_now() when it joined its list */
 	uint64_t t_rx;			/* uv_now() of the last byte received */
 	uint64_t t_ping;		/* uv_now() of the last ping sent */
@@ -220,6 +222,9 @@ void conn_keepalive(struct relay *r);
 void conn_stop_all(struct relay *r);
 /* Closes every conn now. */
 void conn_abort_all(struct relay *r);
+/* Counts every open listener in Redis presence again (after Redis came
+ * back; the relay's old counts were removed first). */
+void conn_presence_all(struct relay *r);
 /* Frees the pool of write requests (at exit, once no write is pending). */
 void conn_pool_free(struct relay *r);
 
@@ -269,15 +274,24 @@ void room_free_all(struct relay *r);
 int rds_init(struct relay *r, const char *spec);
 /* Connects (retrying with backoff forever) and starts the watchdog. */
 void rds_start(struct relay *r);
-/* Pipelines EXISTS tutti:room:{c->code} and HGET tutti:sess:{token_hash}
- * room; conn_auth_done(c, ...) follows. Takes a reference on c per command.
- * Returns 0, or -1 when Redis is not connected (answer 503). */
+/* Pipelines EXISTS tutti:room:{c->code} and HMGET tutti:sess:{token_hash}
+ * room user_id; conn_auth_done(c, ...) follows, with c->user_id set. Takes
+ * a reference on c per command. Returns 0, or -1 when Redis is not
+ * connected (answer 503). */
 int rds_auth(struct relay *r, struct conn *c, const char *token_hash);
 /* SUBSCRIBE / UNSUBSCRIBE tutti:ev:{code}; the confirmations come back
  * through room_on_subscribed / room_on_unsubscribed. Return 0, or -1 when
  * Redis is not connected. */
 int rds_subscribe(struct relay *r, const char *code);
 int rds_unsubscribe(struct relay *r, const char *code);
+/* Changes user_id's listener count in room code by delta through the
+ * presence script (common/presence.h), which tells the worker when the
+ * user comes online or goes offline. Fire and forget: when Redis is down
+ * the change is lost, and rds_up() counts every listener again. */
+void rds_presence(struct relay *r, const char *code, int64_t user_id, int delta);
+/* Renews the relay's heartbeat key (tutti:relay:alive:{id}, PX 3000);
+ * every second from the tick timer. */
+void rds_heartbeat(struct relay *r);
 /* GET tutti:snap:{code}; room_on_snapshot() follows (also when Redis fails).
  * Returns 0, or -1 when Redis is not connected (nothing follows). */
 int rds_snapshot(struct relay *r, const char *code);

@@ -124,6 +124,10 @@ room_leave(struct relay *r, struct conn *c)
 {
 	struct room *rm = c->room;
 
+	if (c->present) {
+		c->present = 0;
+		rds_presence(r, c->code, c->user_id, -1);
+	}
 	if (c->rprev != NULL)
 		c->rprev->rnext = c->rnext;
 	else

@@ -157,8 +157,9 @@ def join_room(s, code, name):
     return body["token"], body["user"]
 
 
-# Messages that are not room events: the relay's greeting, beacons, pongs.
-QUIET = ("hello", "beacon", "pong")
+# Messages a test of one resource looks past: the relay's greeting, beacons,
+# pongs, and listeners coming and going (presence, tested on its own).
+QUIET = ("hello", "beacon", "pong", "presence")
 
 
 class Events:
@@ -178,10 +179,11 @@ class Events:
                 msg = json.loads(self.ws.recv())
             except websocket_timeout():
                 break
+            if msg.get("type") not in ("hello", "beacon", "pong"):
+                self.seen.append(msg)  # every room event, for seq checks
             if msg.get("type") in QUIET:
                 continue
             got.append(msg)
-            self.seen.append(msg)
         return got
 
     def until(self, pred, limit=10):

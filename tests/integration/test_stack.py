@@ -184,7 +184,9 @@ def t_playback(t, s, ctx, wa, wb):
             and ev["at_us"] > sent and ev["seq"] == body["seq"]
             and ev["item_id"] == ctx["room"]["playlist"][0]["id"],
             "the event is playing, in the future, with the reply's seq", (sent, ev, body))
-    t.check(ev and ev["seq"] == ctx["room"]["seq"] + 1, "seq grows by one", ev)
+    # Listeners coming online are events too (presence), so only the order
+    # is known here; consecutive seqs are checked where events are counted.
+    t.check(ev and ev["seq"] > ctx["room"]["seq"], "seq grows", ev)
     b = recv_until(wa, lambda m: m.get("type") == "beacon", timeout=3)
     t.check(b and b["at_us"] == ev["at_us"] and b["item_id"] == ev["item_id"]
             and abs(b["now_us"] - now_us()) < 1_000_000 and b["seq"] == ev["seq"],
