@@ -4,6 +4,7 @@
 #   make test            install missing packages, build, run every test suite
 #   make SANITIZE=address,undefined test    the same under sanitizers
 #   make import DIR=~/Music   add every MP3 under DIR to the library
+#   make fuzz            run every libFuzzer target for FUZZ_SECONDS (60) each
 # Variables: PORT (8080), DATA (./data), CI (set: warnings are errors).
 
 PORT     ?= 8080
@@ -110,5 +111,44 @@ clean:
 
 distclean: clean
 	rm -rf data run tests/e2e/node_modules
+
+# ---- fuzzing: libFuzzer targets in tests/fuzz (clang, ASan + UBSan) ----
+# Built apart in build/fuzz/, so the normal objects are not disturbed.
+# New inputs go to build/fuzz/corpus-<target>/; the repository's seeds in
+# tests/fuzz/corpus/<target>/ are only read (merging: see scripts/fuzz.sh).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_B       := $(B)/fuzz
+FUZZ_TARGETS := ws handshake route
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE $(WARN) \
+                -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+fuzz_objs     = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
+FUZZ_OBJ_ws        := $(call fuzz_objs,relay/ws.c relay/msg.c common/text.c)
+FUZZ_OBJ_handshake := $(call fuzz_objs,relay/http.c relay/ws.c common/query.c)
+FUZZ_OBJ_route     := $(call fuzz_objs,$(call lib_srcs,fcgi) $(call lib_srcs,common))
+FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_TARGETS))
+# (kept: pattern-built objects would otherwise be removed as intermediate)
+.SECONDARY: $(sort $(FUZZ_OBJ_ws) $(FUZZ_OBJ_handshake) $(FUZZ_OBJ_route))
+
+.PHONY: fuzz fuzz-build fuzz-smoke
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@scripts/fuzz.sh -t $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# A few seconds of each target: the suite `make test` runs.
+fuzz-smoke: fuzz-build
+	@scripts/fuzz.sh -t 5 $(FUZZ_TARGETS)
+
+$(FUZZ_B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c -o $@ $<
+
+.SECONDEXPANSION:
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_OBJ_$$*)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -MF $@.d -MT $@ -fsanitize=fuzzer $(FUZZ_SAN) \
+	    -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

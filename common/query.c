@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#define QUERY_NAME_MAX 192	/* raw bytes of a parameter name that can be a key */
+
 static int
 query_hex(char c)
 {
@@ -35,10 +37,10 @@ query_decode(const char *s, size_t n, char *out, size_t cap)
 			if (n - i < 3 || (hi = query_hex(s[i + 1])) < 0 || (lo = query_hex(s[i + 2])) < 0)
 				return -1;
 			c = (char)(hi << 4 | lo);
-			if (c == '\0')
-				return -1;
 			i += 2;
 		}
+		if (c == '\0')		/* escaped or raw: out is a C string */
+			return -1;
 		if (o + 1 >= cap)
 			return -1;
 		out[o++] = c;
@@ -52,7 +54,9 @@ query_decode(const char *s, size_t n, char *out, size_t cap)
 int
 query_get(const char *q, size_t n, const char *key, char *out, size_t cap)
 {
-	char name[64];
+	/* Room for any name of up to QUERY_NAME_MAX bytes before decoding, so
+	 * decoding fails only on a malformed escape; longer names are no key's. */
+	char name[QUERY_NAME_MAX + 1];
 	size_t i = 0, start, eq;
 	int found = -1, r;
 
@@ -63,7 +67,7 @@ query_get(const char *q, size_t n, const char *key, char *out, size_t cap)
 			const char *e = memchr(q + start, '=', i - start);
 
 			eq = e != NULL ? (size_t)(e - q) : i;
-			if (eq - start >= 3 * sizeof(name)) {	/* longer than any key */
+			if (eq - start > QUERY_NAME_MAX) {	/* longer than any key */
 				i++;
 				continue;
 			}

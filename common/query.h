@@ -9,7 +9,7 @@
 
 /* Percent-decodes s (n bytes; '+' is a space, as in a form-encoded query)
  * into out (cap bytes, NUL-terminated). Returns the decoded length, or -1 for
- * a malformed escape, a decoded NUL, or a result that does not fit. */
+ * a malformed escape, a NUL (escaped or raw), or a result that does not fit. */
 int query_decode(const char *s, size_t n, char *out, size_t cap);
 
 /* Finds the parameter key in the query string q (n bytes, without the '?')

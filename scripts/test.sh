@@ -41,6 +41,7 @@ if [ "$UNIT_ONLY" = 0 ]; then
 		suite "integration-$(basename "$t" .py)" /usr/bin/python3 "$t"
 	done
 	suite e2e /usr/bin/python3 tests/integration/stack.py e2e tests/e2e/run.sh
+	suite fuzz make --no-print-directory -s fuzz-smoke
 fi
 
 echo
