@@ -466,7 +466,10 @@ conn_frame(struct conn *c, const struct ws_frame *f, uint8_t *pl, int64_t t1)
 		free(m);
 		return;
 	case WS_OP_BINARY:
-		conn_fail(c, WS_CLOSE_UNSUPPORTED, "binary message");
+		if (c->msg != NULL)	/* RFC 6455 5.4: no new message amid fragments */
+			conn_fail(c, WS_CLOSE_PROTOCOL, "binary frame inside a fragmented message");
+		else
+			conn_fail(c, WS_CLOSE_UNSUPPORTED, "binary message");
 		return;
 	case WS_OP_CLOSE:
 		conn_peer_close(c, pl, n);

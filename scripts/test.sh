@@ -40,6 +40,7 @@ if [ "$UNIT_ONLY" = 0 ]; then
 	for t in tests/integration/test_*.py; do
 		suite "integration-$(basename "$t" .py)" /usr/bin/python3 "$t"
 	done
+	suite conformance /usr/bin/python3 tests/conformance/run.py
 	suite e2e /usr/bin/python3 tests/integration/stack.py e2e tests/e2e/run.sh
 	suite fuzz make --no-print-directory -s fuzz-smoke
 fi

@@ -74,6 +74,8 @@ class Stack:
         return text[-limit:] if limit else text
 
     def stop(self):
+        if getattr(self, "log", None) is not None:
+            self.log.close()
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
