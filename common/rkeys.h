@@ -24,5 +24,17 @@
 #define RKEY_RELAY_PROBE  "tutti:relay:"
 /* String: the id of the worker that answers commands, with a short expiry. */
 #define RKEY_WORKER_ALIVE "tutti:worker:alive"
+/* Hash per room: user_id -> open WebSocket listeners of that user in the room
+ * over all relays. Suffix: room code. Changed only by PRESENCE_SCRIPT. */
+#define RKEY_PRESENCE     "tutti:presence:"
+/* Hash per relay: "<code>:<user_id>" -> that relay's share of the count
+ * above. Suffix: relay id. Changed by PRESENCE_SCRIPT; deleted by the
+ * worker once the relay is dead. */
+#define RKEY_RELAY_CONNS  "tutti:relay:conns:"
+/* Set of the ids of the relays that may hold listeners. */
+#define RKEY_RELAYS       "tutti:relays"
+/* String per relay with PX 3000, renewed every second while the relay
+ * lives; its absence marks the relay dead. Suffix: relay id. */
+#define RKEY_RELAY_ALIVE  "tutti:relay:alive:"
 
 #endif

@@ -352,8 +352,8 @@ api_rooms_list(struct api_req *r)
 	    api_query_int(r, "offset", 0, 0, 1000000, &offset) != 0)
 		goto out;
 	st = api_sql(r->t->db, "SELECT r.code, r.name, r.policy, r.created_us, "
-	    "(SELECT count(*) FROM users u WHERE u.room_id = r.id AND u.left_us IS NULL) "
-	    "AS n, (SELECT t.title FROM playback p JOIN playlist_items i ON i.id = p.item_id "
+	    "(SELECT count(*) FROM users u WHERE u.room_id = r.id AND u.left_us IS NULL "
+	    "AND u.online = 1) AS n, (SELECT t.title FROM playback p JOIN playlist_items i ON i.id = p.item_id "
 	    "JOIN tracks t ON t.id = i.track_id WHERE p.room_id = r.id AND p.state = "
 	    "'playing') FROM rooms r WHERE r.public = 1 AND r.closed_us IS NULL "
 	    "ORDER BY n DESC, r.created_us DESC LIMIT ? OFFSET ?", "ii", limit, offset);

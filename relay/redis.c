@@ -470,13 +470,50 @@ rds_presence(struct relay *r, const char *code, int64_t user_id, int delta)
 	    a.argv, a.argvlen);
 }
 
+/* The answer to EXISTS of the relay's conns hash, with listeners counted:
+ * 0 means a worker took this relay for dead (a heartbeat came too late) and
+ * removed its counts, so they are counted again. privdata: NULL. */
+static void
+rds_conns_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+	struct relay *r = rds_relay(ac);
+	redisReply *reply = rep;
+
+	/* privdata: the recount generation when asked; a recount since (or one
+	 * in flight) has counted everyone already. */
+	if (r->rds.recounting || (uintptr_t)priv != r->rds.recount_gen)
+		return;
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
+		log_warn("presence counts of relay %s were removed; counting again",
+		    rds_relay(ac)->id);
+		conn_presence_all(rds_relay(ac));
+	}
+}
+
+/* The heartbeat key, then the relay's entry in the set of relays (a
+ * worker reads the set, then the keys). */
+static void
+rds_alive(struct relay *r)
+{
+	redisAsyncCommand(r->rds.cmd, rds_log_cb, (void *)"heartbeat", "SET "
+	    RKEY_RELAY_ALIVE "%s 1 PX 3000", r->id);
+	redisAsyncCommand(r->rds.cmd, rds_log_cb, (void *)"SADD relays", "SADD " RKEY_RELAYS
+	    " %s", r->id);
+}
+
 void
 rds_heartbeat(struct relay *r)
 {
+	struct conn *c;
+
 	if (r->rds.state != RDS_UP)
 		return;
-	redisAsyncCommand(r->rds.cmd, rds_log_cb, (void *)"heartbeat", "SET "
-	    RKEY_RELAY_ALIVE "%s 1 PX 3000", r->id);
+	rds_alive(r);
+	for (c = r->open.head; c != NULL && !c->present; c = c->next)
+		;
+	if (c != NULL && !r->rds.recounting)
+		redisAsyncCommand(r->rds.cmd, rds_conns_cb, (void *)r->rds.recount_gen,
+		    "EXISTS " RKEY_RELAY_CONNS "%s", r->id);
 }
 
 /* The relay's old counts (HGETALL of its conns hash), after Redis came
@@ -493,6 +530,8 @@ rds_recount_cb(redisAsyncContext *ac, void *rep, void *priv)
 	size_t i;
 
 	(void)priv;
+	r->rds.recounting = 0;
+	r->rds.recount_gen++;
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
 		return;
 	for (i = 0; i + 1 < reply->elements; i += 2)
@@ -506,9 +545,8 @@ rds_recount_cb(redisAsyncContext *ac, void *rep, void *priv)
 static void
 rds_register(struct relay *r)
 {
-	redisAsyncCommand(r->rds.cmd, rds_log_cb, (void *)"SADD relays", "SADD " RKEY_RELAYS
-	    " %s", r->id);
-	rds_heartbeat(r);
+	rds_alive(r);
+	r->rds.recounting = 1;
 	redisAsyncCommand(r->rds.cmd, rds_recount_cb, NULL, "HGETALL " RKEY_RELAY_CONNS "%s",
 	    r->id);
 }

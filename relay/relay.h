@@ -134,6 +134,8 @@ struct rds {
 	int port;
 	char ctl[64];			/* tutti:relay:{id}, see redis.c */
 	char err[128];			/* why the last connection attempt failed */
+	int recounting;			/* the presence recount after a connect is in flight */
+	uintptr_t recount_gen;		/* recounts done; see rds_heartbeat() */
 	uv_timer_t retry, watchdog;
 };
 
@@ -289,8 +291,10 @@ int rds_unsubscribe(struct relay *r, const char *code);
  * user comes online or goes offline. Fire and forget: when Redis is down
  * the change is lost, and rds_up() counts every listener again. */
 void rds_presence(struct relay *r, const char *code, int64_t user_id, int delta);
-/* Renews the relay's heartbeat key (tutti:relay:alive:{id}, PX 3000);
- * every second from the tick timer. */
+/* Renews the relay's heartbeat key (tutti:relay:alive:{id}, PX 3000) and
+ * its entry in tutti:relays; every second from the tick timer. When it has
+ * listeners but its conns hash is gone (a worker took it for dead), counts
+ * them again. */
 void rds_heartbeat(struct relay *r);
 /* GET tutti:snap:{code}; room_on_snapshot() follows (also when Redis fails).
  * Returns 0, or -1 when Redis is not connected (nothing follows). */

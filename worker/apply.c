@@ -9,6 +9,7 @@
 #include "entry.h"
 #include "log.h"
 #include "publish.h"
+#include "roles.h"
 #include "rooms.h"
 #include "sched.h"
 #include "store.h"
@@ -39,16 +40,6 @@ apply_ctx(const struct worker *w, struct sched_ctx *ctx)
 	ctx->n = w->pl.n;
 	ctx->now_us = clock_now_us();
 	ctx->lead_us = w->cfg.lead_us;
-}
-
-/* Returns 1 when the stream id is not after the room's last applied one. */
-static int
-apply_seen(const char *id, const char *last_cmd)
-{
-	struct stream_id a, b;
-
-	return entry_id_parse(id, &a) == 0 && entry_id_parse(last_cmd, &b) == 0 &&
-	    entry_id_cmp(&a, &b) <= 0;
 }
 
 /* Loads the open room of e into out inside the transaction. Returns 0; 1
@@ -88,7 +79,7 @@ apply_decide(struct worker *w, const struct entry *e, struct apply_out *out)
 		goto fail;
 	out->a = cur;
 	out->seq = out->room.seq;
-	if (apply_seen(e->id, out->room.last_cmd)) {
+	if (entry_id_seen(e->id, out->room.last_cmd)) {
 		store_rollback(w->store);
 		out->kind = APPLY_SKIPPED;
 		return 0;
@@ -205,7 +196,9 @@ apply_entry(struct worker *w, const redisReply *r)
 		log_info("entry %s is malformed: %s", e.id, why);
 		if (e.req[0] != '\0')
 			publish_reply_err(w, e.req, 400, "malformed command", why);
-	} else if (apply_decide(w, &e, &out) != 0) {
+	} else if (e.kind == ENTRY_PRESENCE)
+		(void)roles_apply(w, &e);	/* logs its own failure */
+	else if (apply_decide(w, &e, &out) != 0) {
 		log_err("room %s: %s (entry %s) failed on the database", e.room,
 		    sched_action_name(e.cmd.action), e.id);
 		if (e.req[0] != '\0')

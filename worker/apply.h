@@ -16,7 +16,8 @@ struct worker;
  * it on tutti:reply:{req} when it has a req, and acknowledges it; a
  * malformed entry is answered 400 and acknowledged too, so the stream never
  * wedges. A reload moves an anchor whose item left the playlist (cause
- * "playlist"), re-arms the room's timers, or drops them for a closed room. */
+ * "playlist"), re-arms the room's timers, or drops them for a closed room.
+ * A presence entry goes to roles_apply() (roles.h). */
 void apply_entry(struct worker *w, const redisReply *entry);
 
 /* The advance timer of a playing room fired: applies the item's end (the

@@ -54,6 +54,15 @@ entry_id_cmp(const struct stream_id *a, const struct stream_id *b)
 }
 
 int
+entry_id_seen(const char *id, const char *last)
+{
+	struct stream_id a, b;
+
+	return entry_id_parse(id, &a) == 0 && entry_id_parse(last, &b) == 0 &&
+	    entry_id_cmp(&a, &b) <= 0;
+}
+
+int
 entry_int64(const char *s, int64_t *v)
 {
 	char *end;
@@ -94,10 +103,10 @@ entry_bad(const char **why, const char *msg)
 
 enum {
 	F_REQ = 1, F_ROOM = 2, F_USER = 4, F_ACTION = 8, F_POS = 16, F_OFFSET = 32,
-	F_ITEM = 64
+	F_ITEM = 64, F_ONLINE = 128
 };
 
-#define ENTRY_NFIELDS 7
+#define ENTRY_NFIELDS 8
 
 /* Stores the value v of the numeric field f into e. Returns 0, or -1 when
  * it is not a decimal int64 in the field's range. */
@@ -126,13 +135,14 @@ entry_field(struct entry *e, const redisReply *k, const redisReply *v, unsigned 
     const char **why)
 {
 	static const char *const names[ENTRY_NFIELDS] = {
-		"req", "room", "user", "action", "position_us", "offset_us", "item_id"
+		"req", "room", "user", "action", "position_us", "offset_us", "item_id",
+		"online"
 	};
 	static const char *const bad[ENTRY_NFIELDS] = {
 		NULL, NULL, "user is not a user id (0 for the system)", NULL,
 		"position_us is not a decimal integer >= 0",
 		"offset_us is not a decimal integer",
-		"item_id is not a decimal integer >= 0"
+		"item_id is not a decimal integer >= 0", NULL
 	};
 	unsigned f = 0, i;
 
@@ -164,13 +174,34 @@ entry_field(struct entry *e, const redisReply *k, const redisReply *v, unsigned 
 		memcpy(e->room, v->str, CODE_LEN + 1);
 		return 0;
 	case F_ACTION:
-		if (sched_action_parse(v->str, &e->cmd.action) != 0)
+		if (strcmp(v->str, "presence") == 0)
+			e->kind = ENTRY_PRESENCE;
+		else if (sched_action_parse(v->str, &e->cmd.action) != 0)
 			return entry_bad(why, "action is not play, pause, resume, stop, next, "
-			    "prev, seek, jump or reload");
+			    "prev, seek, jump, reload or presence");
+		return 0;
+	case F_ONLINE:
+		if (strcmp(v->str, "0") != 0 && strcmp(v->str, "1") != 0)
+			return entry_bad(why, "online is not 0 or 1");
+		e->online = v->str[0] == '1';
 		return 0;
 	default:
 		return entry_number(e, f, v->str) == 0 ? 0 : entry_bad(why, bad[i - 1]);
 	}
+}
+
+/* Checks a presence entry: online present, a real user, no req (nobody
+ * waits for an answer). Returns 0, or -1 with *why set. */
+static int
+entry_needs_presence(const struct entry *e, unsigned seen, const char **why)
+{
+	if (!(seen & F_ONLINE))
+		return entry_bad(why, "presence needs online");
+	if (e->user <= 0)
+		return entry_bad(why, "presence needs a user id > 0");
+	if (seen & F_REQ)
+		return entry_bad(why, "presence takes no req");
+	return 0;
 }
 
 /* Checks the fields an action needs (seen: the fields present). Returns 0,
@@ -180,6 +211,8 @@ entry_needs(struct entry *e, unsigned seen, const char **why)
 {
 	if ((seen & (F_ROOM | F_USER | F_ACTION)) != (F_ROOM | F_USER | F_ACTION))
 		return entry_bad(why, "a required field (room, user, action) is missing");
+	if (e->kind == ENTRY_PRESENCE)
+		return entry_needs_presence(e, seen, why);
 	switch (e->cmd.action) {
 	case SCHED_SEEK:
 		if (!(seen & F_POS) == !(seen & F_OFFSET))

@@ -135,12 +135,30 @@ publish_event(struct worker *w, const char *code, json_t *ev)
 
 void
 publish_promoted(struct worker *w, const char *code, int64_t seq,
-    const struct store_user *u)
+    const struct store_user *u, const struct store_user *prev)
 {
-	publish_event(w, code, json_pack("{s:s, s:s, s:I, s:{s:I, s:s, s:s, s:I}, s:n, s:s}",
+	json_t *ev = json_pack("{s:s, s:s, s:I, s:{s:I, s:s, s:s, s:I}, s:n, s:s}",
 	    "type", "role_changed", "room", code, "seq", (json_int_t)seq,
 	    "user", "id", (json_int_t)u->id, "name", u->name, "role", "admin",
-	    "joined_us", (json_int_t)u->joined_us, "by", "reason", "promoted"));
+	    "joined_us", (json_int_t)u->joined_us, "by", "reason", "promoted");
+
+	if (ev != NULL && prev != NULL && json_object_set_new(ev, "previous",
+	    json_pack("{s:I, s:s, s:s}", "id", (json_int_t)prev->id, "name", prev->name,
+	    "role", "member")) != 0) {
+		json_decref(ev);
+		ev = NULL;
+	}
+	publish_event(w, code, ev);
+}
+
+void
+publish_presence(struct worker *w, const char *code, int64_t seq, int64_t user_id,
+    const char *name, int online, int64_t listeners)
+{
+	publish_event(w, code, json_pack("{s:s, s:s, s:I, s:{s:I, s:s}, s:b, s:I}",
+	    "type", "presence", "room", code, "seq", (json_int_t)seq,
+	    "user", "id", (json_int_t)user_id, "name", name, "online", online,
+	    "listeners", (json_int_t)listeners));
 }
 
 void

@@ -1,7 +1,8 @@
 /*
  * publish.h - everything the worker writes to Redis (docs/protocol.md):
- * playback events and snapshots, beacons, command replies, acknowledgements,
- * the room keys rebuilt from SQLite and the liveness key. All JSON is built
+ * playback events and snapshots, beacons, role, chat, presence and close
+ * events, command replies, acknowledgements, the room keys rebuilt from
+ * SQLite and the liveness key. All JSON is built
  * with jansson. Writes go out on the write connection, pipelined in call
  * order; while it is down they are dropped (logged at debug): SQLite stays
  * the truth and the snapshots are rebuilt on reconnect.
@@ -37,9 +38,16 @@ void publish_beacon(struct worker *w, const struct room *r, int64_t seq, int64_t
 
 /* PUBLISH tutti:ev:{code} {"type":"role_changed","room","seq","user":{"id",
  * "name","role":"admin","joined_us"},"by":null,"reason":"promoted"}: u was
- * promoted by the worker. */
+ * promoted by the worker; with "previous":{"id","name","role":"member"}
+ * when prev (may be NULL), an admin who had gone offline, was demoted. */
 void publish_promoted(struct worker *w, const char *code, int64_t seq,
-    const struct store_user *u);
+    const struct store_user *u, const struct store_user *prev);
+
+/* PUBLISH tutti:ev:{code} {"type":"presence","room","seq","user":{"id",
+ * "name"},"online":true|false,"listeners"}: a present user came online or
+ * went offline; listeners counts the present users online afterwards. */
+void publish_presence(struct worker *w, const char *code, int64_t seq, int64_t user_id,
+    const char *name, int online, int64_t listeners);
 
 /* PUBLISH tutti:ev:{code} {"type":"chat","room","seq","message":{"id",
  * "user_id":null,"name":"","kind":"system","text","at_us"}}. */
@@ -57,26 +65,6 @@ void publish_session_role(struct worker *w, const char *token_hash, const char *
 
 /* RPUSH tutti:reply:{req} {"ok":true,"seq":seq,"playback":{...}}, EXPIRE 10. */
 void publish_reply_ok(struct worker *w, const char *req, int64_t seq, const struct anchor *a);
-
-/* PUBLISH tutti:ev:{code} {"type":"role_changed","room","seq","user":{"id",
- * "name","role":"admin","joined_us"},"by":null,"reason":"promoted"}: u was
- * promoted by the worker. */
-void publish_promoted(struct worker *w, const char *code, int64_t seq,
-    const struct store_user *u);
-
-/* PUBLISH tutti:ev:{code} {"type":"chat","room","seq","message":{"id",
- * "user_id":null,"name":"","kind":"system","text","at_us"}}. */
-void publish_chat_system(struct worker *w, const char *code, int64_t seq, int64_t id,
-    const char *text, int64_t at_us);
-
-/* PUBLISH tutti:ev:{code} {"type":"room_closed","room","seq","reason"}, then
- * DEL tutti:room:{code} and tutti:snap:{code}. */
-void publish_room_closed(struct worker *w, const char *code, int64_t seq,
-    const char *reason);
-
-/* Sets the role field of the session hash tutti:sess:{token_hash}, only when
- * the session exists (a partial hash must not be created). */
-void publish_session_role(struct worker *w, const char *token_hash, const char *role);
 
 /* RPUSH tutti:reply:{req} {"ok":false,"status","title","detail"}, EXPIRE 10. */
 void publish_reply_err(struct worker *w, const char *req, int status, const char *title,

@@ -198,6 +198,16 @@ rconn_cmd(struct rconn *rc, redisCallbackFn *fn, void *privdata, const char *fmt
 	return rv == REDIS_OK ? 0 : -1;
 }
 
+int
+rconn_cmd_argv(struct rconn *rc, redisCallbackFn *fn, void *privdata, int argc,
+    const char **argv, const size_t *argvlen)
+{
+	if (!rc->ready || rc->ac == NULL)
+		return -1;
+	return redisAsyncCommandArgv(rc->ac, fn, privdata, argc, argv, argvlen) == REDIS_OK ?
+	    0 : -1;
+}
+
 void
 rconn_kill(struct rconn *rc)
 {

@@ -55,6 +55,11 @@ void rconn_start(struct rconn *rc);
  * ready (fn is then never called). fn may be NULL. */
 int rconn_cmd(struct rconn *rc, redisCallbackFn *fn, void *privdata, const char *fmt, ...);
 
+/* The same with an argument vector (binary safe; argv and argvlen are
+ * copied before the call returns). Returns 0 or -1 as rconn_cmd(). */
+int rconn_cmd_argv(struct rconn *rc, redisCallbackFn *fn, void *privdata, int argc,
+    const char **argv, const size_t *argvlen);
+
 /* Drops the connection now: pending callbacks get NULL replies, on_down
  * runs, and a reconnect follows (unless closing). For a dead peer. */
 void rconn_kill(struct rconn *rc);

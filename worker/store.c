@@ -17,7 +17,8 @@ enum store_sql {
 	SQL_BEGIN_W, SQL_BEGIN_R, SQL_COMMIT, SQL_ROLLBACK, SQL_ROOM_CODE, SQL_ROOM_ID,
 	SQL_SEQ, SQL_PLAYLIST, SQL_WRITE, SQL_BUMP, SQL_MARK, SQL_OPEN_ROOMS,
 	SQL_DUE_ADMIN, SQL_DUE_IDLE, SQL_ADMIN_DUE_ROOM, SQL_ELDEST, SQL_MAKE_ADMIN,
-	SQL_ADMIN_FOUND, SQL_CHAT_SYSTEM, SQL_CLOSE_IDLE, SQL_USERS_CLOSED, SQL_COUNT
+	SQL_ADMIN_FOUND, SQL_CHAT_SYSTEM, SQL_CLOSE_IDLE, SQL_USERS_CLOSED, SQL_DEMOTE,
+	SQL_USER_PRESENCE, SQL_SET_ONLINE, SQL_TALLY, SQL_MARKS, SQL_SET_MARKS, SQL_COUNT
 };
 
 static const char *const store_sql_text[SQL_COUNT] = {
@@ -51,11 +52,13 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	    "(empty_since_us, id) > (?2, ?3) ORDER BY empty_since_us, id LIMIT ?4",
 	[SQL_ADMIN_DUE_ROOM] = "SELECT id, seq, code, last_cmd, 0 FROM rooms "
 	    "WHERE id = ?1 AND closed_us IS NULL AND admin_lost_us <= ?2",
-	/* A present admin first (then there is nothing to promote), else the
-	 * longest-present user. */
-	[SQL_ELDEST] = "SELECT id, name, role, joined_us, token_hash FROM users "
+	/* A present admin who is online first (then there is nothing to
+	 * promote), else the longest-present member who is online, else the
+	 * longest-present member, else an offline admin (nobody to promote). */
+	[SQL_ELDEST] = "SELECT id, name, role, joined_us, token_hash, online FROM users "
 	    "WHERE room_id = ? AND left_us IS NULL "
-	    "ORDER BY role = 'admin' DESC, joined_us, id LIMIT 1",
+	    "ORDER BY (role = 'admin' AND online = 1) DESC, role = 'admin', online DESC, "
+	    "joined_us, id LIMIT 1",
 	[SQL_MAKE_ADMIN] = "UPDATE users SET role = 'admin' WHERE id = ?",
 	[SQL_ADMIN_FOUND] = "UPDATE rooms SET admin_lost_us = NULL WHERE id = ?",
 	[SQL_CHAT_SYSTEM] = "INSERT INTO chat (room_id, kind, text, at_us) "
@@ -65,6 +68,19 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	    "RETURNING code, seq",
 	[SQL_USERS_CLOSED] = "UPDATE users SET left_us = ?1, left_reason = 'closed' "
 	    "WHERE room_id = ?2 AND left_us IS NULL",
+	[SQL_DEMOTE] = "UPDATE users SET role = 'member' WHERE room_id = ?1 AND "
+	    "left_us IS NULL AND role = 'admin' AND id <> ?2 "
+	    "RETURNING id, name, role, joined_us, token_hash, online",
+	/* Presence (worker/roles.c). */
+	[SQL_USER_PRESENCE] = "SELECT name, role = 'admin', online, left_us IS NULL "
+	    "FROM users WHERE id = ?1 AND room_id = ?2",
+	[SQL_SET_ONLINE] = "UPDATE users SET online = ?1 WHERE id = ?2",
+	[SQL_TALLY] = "SELECT count(*), coalesce(sum(online = 1), 0), "
+	    "coalesce(sum(online = 1 AND role = 'admin'), 0) FROM users "
+	    "WHERE room_id = ? AND left_us IS NULL",
+	[SQL_MARKS] = "SELECT admin_lost_us, empty_since_us FROM rooms WHERE id = ?",
+	[SQL_SET_MARKS] = "UPDATE rooms SET admin_lost_us = ?1, empty_since_us = ?2 "
+	    "WHERE id = ?3",
 };
 
 struct store {
@@ -392,22 +408,30 @@ store_room_admin_due(struct store *st, int64_t room_id, int64_t due_us,
 	return store_room_query(st, s, r);
 }
 
+/* Reads one row of (id, name, role, joined_us, token_hash, online). */
+static void
+store_user_row(sqlite3_stmt *s, struct store_user *u)
+{
+	char role[8];
+
+	u->id = sqlite3_column_int64(s, 0);
+	store_text(s, 1, u->name, sizeof(u->name));
+	store_text(s, 2, role, sizeof(role));
+	u->admin = strcmp(role, "admin") == 0;
+	u->joined_us = sqlite3_column_int64(s, 3);
+	store_text(s, 4, u->token_hash, sizeof(u->token_hash));
+	u->online = sqlite3_column_int(s, 5);
+}
+
 int
 store_eldest(struct store *st, int64_t room_id, struct store_user *u)
 {
 	sqlite3_stmt *s = st->st[SQL_ELDEST];
-	char role[8];
 	int rc;
 
 	sqlite3_bind_int64(s, 1, room_id);
-	if ((rc = store_step(st, s)) == SQLITE_ROW) {
-		u->id = sqlite3_column_int64(s, 0);
-		store_text(s, 1, u->name, sizeof(u->name));
-		store_text(s, 2, role, sizeof(role));
-		u->admin = strcmp(role, "admin") == 0;
-		u->joined_us = sqlite3_column_int64(s, 3);
-		store_text(s, 4, u->token_hash, sizeof(u->token_hash));
-	}
+	if ((rc = store_step(st, s)) == SQLITE_ROW)
+		store_user_row(s, u);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
@@ -474,5 +498,118 @@ store_close_idle(struct store *st, int64_t room_id, int64_t due_us, int64_t now_
 	s = st->st[SQL_USERS_CLOSED];
 	sqlite3_bind_int64(s, 1, now_us);
 	sqlite3_bind_int64(s, 2, room_id);
+	return store_run(st, s);
+}
+
+int
+store_demote(struct store *st, int64_t room_id, int64_t keep_id, struct store_user *prev)
+{
+	sqlite3_stmt *s = st->st[SQL_DEMOTE];
+	int rc, n = 0;
+
+	sqlite3_bind_int64(s, 1, room_id);
+	sqlite3_bind_int64(s, 2, keep_id);
+	while ((rc = store_step(st, s)) == SQLITE_ROW)
+		if (n++ == 0)
+			store_user_row(s, prev);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (n > 1)
+		log_warn("room %lld had %d admins; all but user %lld are members now",
+		    (long long)room_id, n, (long long)keep_id);
+	return rc == SQLITE_DONE ? n > 0 : -1;
+}
+
+int
+store_user_presence(struct store *st, int64_t room_id, int64_t user_id,
+    struct store_presence *u)
+{
+	sqlite3_stmt *s = st->st[SQL_USER_PRESENCE];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, room_id);
+	if ((rc = store_step(st, s)) == SQLITE_ROW) {
+		u->id = user_id;
+		store_text(s, 0, u->name, sizeof(u->name));
+		u->admin = sqlite3_column_int(s, 1);
+		u->online = sqlite3_column_int(s, 2);
+		u->present = sqlite3_column_int(s, 3);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+int
+store_set_online(struct store *st, int64_t user_id, int online)
+{
+	sqlite3_stmt *s = st->st[SQL_SET_ONLINE];
+
+	sqlite3_bind_int(s, 1, online != 0);
+	sqlite3_bind_int64(s, 2, user_id);
+	return store_run(st, s);
+}
+
+int
+store_tally(struct store *st, int64_t room_id, struct roles_tally *t)
+{
+	sqlite3_stmt *s = st->st[SQL_TALLY];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, room_id);
+	if ((rc = store_step(st, s)) == SQLITE_ROW) {
+		t->present = sqlite3_column_int64(s, 0);
+		t->online = sqlite3_column_int64(s, 1);
+		t->admins_online = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Reads column col of s as a mark: ROLES_UNSET for NULL. */
+static int64_t
+store_mark_col(sqlite3_stmt *s, int col)
+{
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return ROLES_UNSET;
+	return sqlite3_column_int64(s, col);
+}
+
+int
+store_marks(struct store *st, int64_t room_id, struct roles_marks *m)
+{
+	sqlite3_stmt *s = st->st[SQL_MARKS];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, room_id);
+	if ((rc = store_step(st, s)) == SQLITE_ROW) {
+		m->admin_lost_us = store_mark_col(s, 0);
+		m->empty_since_us = store_mark_col(s, 1);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Binds mark v to parameter i: NULL for ROLES_UNSET. */
+static void
+store_bind_mark(sqlite3_stmt *s, int i, int64_t v)
+{
+	if (v == ROLES_UNSET)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_int64(s, i, v);
+}
+
+int
+store_set_marks(struct store *st, int64_t room_id, const struct roles_marks *m)
+{
+	sqlite3_stmt *s = st->st[SQL_SET_MARKS];
+
+	store_bind_mark(s, 1, m->admin_lost_us);
+	store_bind_mark(s, 2, m->empty_since_us);
+	sqlite3_bind_int64(s, 3, room_id);
 	return store_run(st, s);
 }

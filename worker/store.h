@@ -1,8 +1,8 @@
 /*
  * store.h - the worker's SQLite access: rooms, playlists (live items only:
  * removed_us IS NULL), playback anchors, and what the sweep changes (admin
- * promotion, system chat lines, idle close); sql/001_init.sql and
- * 002_rest.sql. One connection with prepared statements, used only on the
+ * promotion, system chat lines, idle close) and presence (users.online
+ * and the room's marks); sql/001_init.sql, 002_rest.sql, 005_presence.sql. One connection with prepared statements, used only on the
  * event loop thread; every change runs inside store_begin()/store_commit().
  */
 #ifndef TUTTI_STORE_H
@@ -10,6 +10,7 @@
 
 #include "anchor.h"
 #include "entry.h"
+#include "roles.h"
 #include "sched.h"
 
 #include <stddef.h>
@@ -34,8 +35,18 @@ struct store_user {
 	int64_t id;
 	int64_t joined_us;
 	int admin;				/* role is 'admin' */
+	int online;				/* users.online */
 	char name[STORE_NAME_MAX];
 	char token_hash[STORE_HASH_MAX];
+};
+
+/* A user of a room, as a presence entry finds them. */
+struct store_presence {
+	int64_t id;
+	int admin;				/* role is 'admin' */
+	int online;				/* users.online */
+	int present;				/* left_us IS NULL */
+	char name[STORE_NAME_MAX];
 };
 
 /* What the sweep looks for. */
@@ -129,9 +140,36 @@ int store_room_admin_due(struct store *st, int64_t room_id, int64_t due_us,
     struct store_room *r);
 
 /* Loads the present user (left_us IS NULL) of the room to be its admin: a
- * present admin if there is one, else the smallest (joined_us, id).
- * Returns 0 with *u filled, 1 when nobody is present, -1 on error. */
+ * present admin who is online if there is one (nothing to promote); else
+ * the member with the smallest (joined_us, id) among those online, else
+ * among all present members; else a present offline admin (u->admin set,
+ * u->online 0: nobody to promote). Returns 0 with *u filled, 1 when nobody
+ * is present, -1 on error. */
 int store_eldest(struct store *st, int64_t room_id, struct store_user *u);
+
+/* Makes every present admin of the room but keep_id a member (an admin
+ * who went offline, before keep_id is promoted). Returns 1 with the first
+ * of them in *prev, 0 when there was none, -1 on error. */
+int store_demote(struct store *st, int64_t room_id, int64_t keep_id, struct store_user *prev);
+
+/* Loads user_id of the room. Returns 0 with *u filled (u->present says
+ * whether they are still in the room), 1 when the room has no such user,
+ * -1 on error. */
+int store_user_presence(struct store *st, int64_t room_id, int64_t user_id,
+    struct store_presence *u);
+
+/* Sets users.online of user_id (0 or 1). Returns 0 or -1. */
+int store_set_online(struct store *st, int64_t user_id, int online);
+
+/* Counts the room's present users (roles.h). Returns 0 or -1. */
+int store_tally(struct store *st, int64_t room_id, struct roles_tally *t);
+
+/* Reads the room's admin_lost_us and empty_since_us. Returns 0 or -1
+ * (also for no such room). */
+int store_marks(struct store *st, int64_t room_id, struct roles_marks *m);
+
+/* Writes both marks of the room. Returns 0 or -1. */
+int store_set_marks(struct store *st, int64_t room_id, const struct roles_marks *m);
 
 /* Makes user_id (unless 0) an admin and clears the room's admin_lost_us.
  * Returns 0 or -1. */

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "log.h"
 #include "publish.h"
+#include "relays.h"
 #include "rooms.h"
 #include "store.h"
 #include "worker.h"
@@ -27,40 +28,48 @@ sweep_before(int64_t t, int64_t d)
 }
 
 /* Promotes the longest-present user of a room whose admin has been gone
- * since due_us or earlier. Returns 0, or -1 on a database error (logged). */
+ * (left, or offline) since due_us or earlier: one who is online if any,
+ * else the longest-present member; an admin who is present but offline
+ * becomes a member. Returns 0, or -1 on a database error (logged). */
 static int
 sweep_promote(struct worker *w, int64_t room_id, int64_t due_us, int64_t now_us)
 {
 	struct store *st = w->store;
 	struct store_room room;
-	struct store_user u;
+	struct store_user u, prev;
 	int64_t seq_role, seq_chat, chat_id;
 	char text[STORE_NAME_MAX + 32];
-	int rc;
+	int rc, demoted;
 
 	if (store_begin(st, 1) != 0)
 		return -1;
 	if ((rc = store_room_admin_due(st, room_id, due_us, &room)) != 0 ||
-	    (rc = store_eldest(st, room_id, &u)) != 0) {
-		store_rollback(st);	/* not due any more, or nobody is present */
+	    (rc = store_eldest(st, room_id, &u)) != 0 || (u.admin && !u.online)) {
+		/* Not due any more, nobody present, or only the offline admin:
+		 * the mark stays, and a later pass promotes whoever joins. */
+		store_rollback(st);
 		return rc < 0 ? -1 : 0;
 	}
 	if (u.admin) {
-		/* An admin is present after all: only the mark goes. */
+		/* An admin is present and online after all: only the mark goes. */
 		if (store_make_admin(st, room_id, 0) != 0 || store_commit(st) != 0)
 			goto fail;
 		return 0;
 	}
 	snprintf(text, sizeof(text), "%s is now the admin", u.name);
-	if (store_make_admin(st, room_id, u.id) != 0 ||
+	if ((demoted = store_demote(st, room_id, u.id, &prev)) < 0 ||
+	    store_make_admin(st, room_id, u.id) != 0 ||
 	    store_bump(st, room_id, NULL, &seq_role) != 0 ||
 	    store_chat_system(st, room_id, text, now_us, &chat_id) != 0 ||
 	    store_bump(st, room_id, NULL, &seq_chat) != 0 || store_commit(st) != 0)
 		goto fail;
-	log_info("room %s: user %lld (%s) promoted to admin (seq %lld)", room.code,
-	    (long long)u.id, u.name, (long long)seq_role);
+	log_info("room %s: user %lld (%s, %s) promoted to admin (seq %lld)%s", room.code,
+	    (long long)u.id, u.name, u.online ? "online" : "offline", (long long)seq_role,
+	    demoted ? "; the offline admin is a member now" : "");
+	if (demoted)
+		publish_session_role(w, prev.token_hash, "member");
 	publish_session_role(w, u.token_hash, "admin");
-	publish_promoted(w, room.code, seq_role, &u);
+	publish_promoted(w, room.code, seq_role, &u, demoted ? &prev : NULL);
 	publish_chat_system(w, room.code, seq_chat, chat_id, text, now_us);
 	return 0;
 fail:
@@ -121,6 +130,7 @@ sweep_run(struct worker *w, int64_t now_us)
 	    &sw->admin, sweep_promote);
 	sweep_kind(w, STORE_DUE_IDLE, sweep_before(now_us, w->cfg.idle_us), now_us,
 	    &sw->idle, sweep_close_idle);
+	relays_check(w);
 }
 
 /* libuv timer callback; t->data is the worker. */

@@ -1,8 +1,8 @@
 /*
  * sweep.h - the worker's periodic housekeeping over SQLite, on a libuv
  * timer: the promotion of a new admin once a room's admin has been gone for
- * the grace period, and the close of rooms that stayed empty for the idle
- * time. Only the active worker sweeps (worker_active()); each pass finds its
+ * the grace period, the close of rooms that stayed empty for the idle
+ * time, and the removal of the listeners of dead relays (relays.h). Only the active worker sweeps (worker_active()); each pass finds its
  * candidates with one query per kind and handles each room in its own short
  * write transaction, publishing the events after COMMIT in seq order.
  */
@@ -21,6 +21,7 @@ struct sweep {
 	uv_timer_t timer;
 	struct store_cursor admin;	/* where the promotions resume */
 	struct store_cursor idle;	/* where the idle closes resume */
+	int relays_busy;		/* commands of the dead relay check in flight */
 };
 
 /* Initializes the timer (the loop must be initialized). Returns 0 or -1. */
@@ -35,7 +36,8 @@ void sweep_close(struct worker *w);
 /* One pass at server time now_us, whatever the timer: promotes where
  * admin_lost_us <= now_us - grace and closes where empty_since_us <= now_us
  * - idle, at most SWEEP_BATCH rooms of each kind (the next pass goes on
- * after the last room found). Does nothing unless worker_active(w). */
+ * after the last room found), and starts a dead relay check
+ * (relays_check()). Does nothing unless worker_active(w). */
 void sweep_run(struct worker *w, int64_t now_us);
 
 #endif

@@ -2,8 +2,9 @@
  * worker.h - tutti-worker, the process that owns the playback timeline of
  * every room (ARCHITECTURE.md): it reads control commands from the Redis
  * stream, applies them through sched, persists anchors in SQLite, publishes
- * events, beacons and auto-advances, and sweeps rooms for admin promotion
- * and idle close. One thread, one libuv loop, and one explicit context,
+ * events, beacons and auto-advances, applies the relays' presence entries
+ * (roles.h), and sweeps rooms for admin promotion, idle close and the
+ * listeners of dead relays. One thread, one libuv loop, and one explicit context,
  * struct worker, passed to every module.
  */
 #ifndef TUTTI_WORKER_H

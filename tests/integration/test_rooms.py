@@ -48,11 +48,30 @@ def t_create(t, s):
 def t_public_list(t, s):
     pub, ta, _ = create_room(s, "alice", public=True, room_name="Open house")
     priv, _, _ = create_room(s, "alice", public=False, room_name="Secret")
-    join_room(s, pub, "bob")
-    st, body, _ = s.request("GET", "/api/rooms")
-    rooms = {r["code"]: r for r in body.get("rooms", [])} if st == 200 else {}
-    t.check(pub in rooms and rooms[pub]["listeners"] == 2 and rooms[pub]["name"] == "Open house",
-            "public list: the public room with 2 listeners", body)
+    tb, _ = join_room(s, pub, "bob")
+    join_room(s, pub, "carol")  # joined, but not listening: not counted
+
+    def listing():
+        st, body, _ = s.request("GET", "/api/rooms")
+        return body, ({r["code"]: r for r in body.get("rooms", [])} if st == 200 else {})
+    ws = [websocket.create_connection(s.ws_url(pub, tok), timeout=5) for tok in (ta, tb)]
+    try:
+        deadline = time.time() + 5
+        body, rooms = listing()
+        while time.time() < deadline and rooms.get(pub, {}).get("listeners") != 2:
+            time.sleep(0.1)
+            body, rooms = listing()
+        t.check(pub in rooms and rooms[pub]["listeners"] == 2
+                and rooms[pub]["name"] == "Open house",
+                "public list: the public room with its 2 listening people", body)
+    finally:
+        for w in ws:
+            w.close()
+    deadline = time.time() + 5
+    while time.time() < deadline and rooms.get(pub, {}).get("listeners") != 0:
+        time.sleep(0.1)
+        body, rooms = listing()
+    t.check(rooms.get(pub, {}).get("listeners") == 0, "and 0 once they hang up", body)
     t.check(priv not in rooms, "public list: a private room is not listed", body)
     st, body, hdrs = s.request("GET", "/api/rooms?limit=0")
     t.check(is_problem(st, body, hdrs, 400), "public list: limit=0 is 400", body)

@@ -2,7 +2,8 @@
  * test_worker_entry.c - table-driven unit tests of worker/entry.c, the
  * parser of tutti:cmd stream entries (docs/protocol.md, "Command entries"):
  * each row is the field list of one entry as XREADGROUP returns it (built
- * through hiredis's own reply reader) and the command or the 400 expected.
+ * through hiredis's own reply reader) and the command or the 400 expected;
+ * presence entries (common/presence.c) have a table of their own.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -167,6 +168,120 @@ test_entry_table(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* Presence entries, as common/presence.c's script XADDs them. */
+struct prow {
+	const char *name;
+	const char *f[MAXF];	/* field, value, ...; NULL ends */
+	int ok;			/* 1: parses; 0: malformed (-1) */
+	int64_t user;
+	int online;
+};
+
+static const struct prow prows[] = {
+	{ "online", { "room", R, "user", "12", "action", "presence", "online", "1" }, 1,
+	    12, 1 },
+	{ "offline", { "room", R, "user", "12", "action", "presence", "online", "0" }, 1,
+	    12, 0 },
+	{ "fields in another order", { "online", "0", "action", "presence", "user", "3",
+	    "room", R }, 1, 3, 0 },
+	{ "unknown fields are ignored", { "room", R, "user", "3", "action", "presence",
+	    "online", "1", "relay", "r1" }, 1, 3, 1 },
+	{ "no online", { "room", R, "user", "3", "action", "presence" }, 0, 0, 0 },
+	{ "online 2", { "room", R, "user", "3", "action", "presence", "online", "2" }, 0,
+	    0, 0 },
+	{ "online empty", { "room", R, "user", "3", "action", "presence", "online", "" },
+	    0, 0, 0 },
+	{ "online true", { "room", R, "user", "3", "action", "presence", "online",
+	    "true" }, 0, 0, 0 },
+	{ "online 01", { "room", R, "user", "3", "action", "presence", "online", "01" },
+	    0, 0, 0 },
+	{ "repeated online", { "room", R, "user", "3", "action", "presence", "online", "1",
+	    "online", "0" }, 0, 0, 0 },
+	{ "user 0", { "room", R, "user", "0", "action", "presence", "online", "1" }, 0, 0,
+	    0 },
+	{ "no user", { "room", R, "action", "presence", "online", "1" }, 0, 0, 0 },
+	{ "no room", { "user", "3", "action", "presence", "online", "1" }, 0, 0, 0 },
+	{ "with a req", { "req", "r9", "room", R, "user", "3", "action", "presence",
+	    "online", "1" }, 0, 0, 0 },
+	{ "Presence is case-sensitive", { "room", R, "user", "3", "action", "Presence",
+	    "online", "1" }, 0, 0, 0 },
+};
+
+/* Runs one presence row. Returns 0 when it behaves as expected. */
+static int
+prow_run(const struct prow *p)
+{
+	struct erow r = { p->name, { NULL }, p->ok, "", 0, 0, 0, 0, 0, 0 };
+	redisReply *rep;
+	struct entry e;
+	const char *why = NULL;
+	int rc;
+
+	memcpy(r.f, p->f, sizeof(r.f));
+	if ((rep = erow_reply(&r)) == NULL) {
+		print_error("row \"%s\": cannot build the reply\n", p->name);
+		return 1;
+	}
+	rc = entry_parse(rep, &e, &why);
+	freeReplyObject(rep);
+	if (!p->ok) {
+		if (rc == -1 && why != NULL && why[0] != '\0' && strcmp(e.id, "7-123") == 0)
+			return 0;
+		print_error("row \"%s\": want malformed, got rc %d\n", p->name, rc);
+		return 1;
+	}
+	if (rc == 0 && e.kind == ENTRY_PRESENCE && strcmp(e.room, R) == 0 &&
+	    e.user == p->user && e.online == p->online && e.req[0] == '\0')
+		return 0;
+	print_error("row \"%s\": rc %d (%s), kind %d user %lld online %d\n", p->name, rc,
+	    rc ? why : "", (int)e.kind, (long long)e.user, e.online);
+	return 1;
+}
+
+static void
+test_entry_presence(void **state)
+{
+	size_t i;
+	int failed = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(prows) / sizeof(prows[0]); i++)
+		failed += prow_run(&prows[i]);
+	assert_int_equal(failed, 0);
+}
+
+/* A control command is still a command, whatever the presence fields. */
+static void
+test_entry_kinds(void **state)
+{
+	static const struct erow play = { "play", { "room", R, "user", "1", "action",
+	    "play", "online", "1" }, 1, "", SCHED_PLAY, 1, 0, 0, 0, 0 };
+	redisReply *rep = erow_reply(&play);
+	struct entry e;
+	const char *why;
+
+	(void)state;
+	assert_non_null(rep);
+	assert_int_equal(entry_parse(rep, &e, &why), 0);
+	assert_int_equal(e.kind, ENTRY_COMMAND);
+	assert_int_equal(e.cmd.action, SCHED_PLAY);
+	freeReplyObject(rep);
+}
+
+/* entry_id_seen: applied before means not after the last applied id. */
+static void
+test_entry_seen(void **state)
+{
+	(void)state;
+	assert_int_equal(entry_id_seen("5-1", "5-1"), 1);
+	assert_int_equal(entry_id_seen("5-0", "5-1"), 1);
+	assert_int_equal(entry_id_seen("4-9", "5-0"), 1);
+	assert_int_equal(entry_id_seen("5-2", "5-1"), 0);
+	assert_int_equal(entry_id_seen("10-0", "9-99"), 0);
+	assert_int_equal(entry_id_seen("1-1", "0-0"), 0);
+	assert_int_equal(entry_id_seen("x", "0-0"), 0);
+}
+
 /* An entry deleted while pending (nil fields) is malformed but keeps its
  * id, so it is acknowledged; one without an id cannot be. */
 static void
@@ -201,6 +316,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_entry_table),
 		cmocka_unit_test(test_entry_shapes),
+		cmocka_unit_test(test_entry_presence),
+		cmocka_unit_test(test_entry_kinds),
+		cmocka_unit_test(test_entry_seen),
 	};
 
 	return cmocka_run_group_tests_name("worker_entry", tests, NULL, NULL);
