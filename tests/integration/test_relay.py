@@ -154,6 +154,27 @@ def t_redis_restart(t, s):
         ws.close()
 
 
+def t_sigterm(t, s):
+    """Last: the relay's exit ends the stack (run.sh stops when a process does)."""
+    code, token, _ = create_room(s, "alice")
+    ws = websocket.create_connection(s.ws_url(code, token), timeout=5)
+    ws.recv()
+    pid = subprocess.run(["pgrep", "-f", "tutti-relay .*%s" % s.run], capture_output=True,
+                         text=True).stdout.split()
+    t.check(len(pid) == 1, "one relay process", pid)
+    os.kill(int(pid[0]), 15)
+    code_seen = None
+    deadline = time.time() + 5
+    while time.time() < deadline and code_seen is None:
+        try:
+            op, data = ws.recv_data(control_frame=True)
+        except Exception:  # noqa: BLE001 - the socket went without a close frame
+            break
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            code_seen = int.from_bytes(data[:2], "big") if len(data) >= 2 else 0
+    t.check(code_seen == 1001, "SIGTERM: the relay closes its listeners with 1001", code_seen)
+
+
 def main():
     t = Tap()
     port = free_port()
@@ -161,7 +182,7 @@ def main():
     s.metrics_port = port
     try:
         s.start()
-        for fn in (t_origin, t_snapshot, t_metrics, t_redis_restart):
+        for fn in (t_origin, t_snapshot, t_metrics, t_redis_restart, t_sigterm):
             t.run(fn, s)
     finally:
         s.stop()
