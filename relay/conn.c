@@ -35,16 +35,28 @@
 #include <string.h>
 #include <strings.h>
 
-/* A write of a shared buffer to one socket. */
+/* A write of shared buffers to one socket: one, or the room events corked
+ * for it during one loop iteration, written with one writev. */
+#define WREQ_BUFS 16
 struct wreq {
 	uv_write_t req;		/* first: the callback casts back */
-	struct outbuf *b;
 	struct wreq *next;	/* in the free pool */
+	uint32_t n;
+	struct outbuf *b[WREQ_BUFS];
 };
 
 #define WREQ_POOL_MAX 4096
 
 static void conn_abort(struct conn *c);
+static void conn_close_code(struct conn *c, unsigned code);
+
+/* The idle handle only keeps the poll from blocking while writes are
+ * corked, so the check phase (conn_flush_all) comes right after. */
+static void
+relay_kick_cb(uv_idle_t *h)
+{
+	(void)h;
+}
 
 static struct relay *
 conn_relay(const struct conn *c)
@@ -187,8 +199,8 @@ conn_pool_free(struct relay *r)
 	r->nwfree = 0;
 }
 
-/* Ownership: w (from the pool) and its reference on w->b were taken by
- * conn_write and are given back here. libuv calls back every write of a
+/* Ownership: w (from the pool) and its references on w->b[] were taken by
+ * conn_write or conn_cork and are given back here. libuv calls back every write of a
  * handle, cancelled ones too, before the handle's close callback, so c is
  * still allocated. */
 static void
@@ -196,8 +208,10 @@ conn_write_cb(uv_write_t *req, int status)
 {
 	struct wreq *w = (struct wreq *)req;
 	struct conn *c = req->handle->data;
+	uint32_t i;
 
-	outbuf_unref(w->b);
+	for (i = 0; i < w->n; i++)
+		outbuf_unref(w->b[i]);
 	wreq_put(conn_relay(c), w);
 	if (status < 0 && status != UV_ECANCELED && c->state != C_CLOSED) {
 		log_debug("write to %s: %s", c->from, uv_strerror(status));
@@ -214,7 +228,8 @@ conn_write(struct conn *c, struct outbuf *b)
 	uv_buf_t ub = uv_buf_init((char *)b->data, b->len);
 	int rc;
 
-	w->b = b;
+	w->b[0] = b;
+	w->n = 1;
 	b->refs++;
 	if ((rc = uv_write(&w->req, &c->u.s, &ub, 1, conn_write_cb)) != 0) {
 		log_debug("write to %s: %s", c->from, uv_strerror(rc));
@@ -224,6 +239,99 @@ conn_write(struct conn *c, struct outbuf *b)
 		return -1;
 	}
 	return 0;
+}
+
+/* Drops what is corked on c (its references, and the request). */
+static void
+conn_cork_drop(struct conn *c)
+{
+	struct wreq *w = c->cork;
+	uint32_t i;
+
+	c->cork = NULL;
+	for (i = 0; w != NULL && i < w->n; i++)
+		outbuf_unref(w->b[i]);
+	if (w != NULL)
+		wreq_put(conn_relay(c), w);
+}
+
+/* Writes what is corked on c with one uv_write (one writev); a listener that
+ * leaves more than RELAY_WQ_MAX bytes unsent (a slow reader, or a client that
+ * sends pings but does not read) is closed with 1008. */
+static void
+conn_uncork(struct conn *c)
+{
+	struct relay *r = conn_relay(c);
+	struct wreq *w = c->cork;
+	uv_buf_t ub[WREQ_BUFS];
+	uint32_t i;
+	int rc;
+
+	if (w == NULL)
+		return;
+	if (c->state != C_OPEN) {
+		conn_cork_drop(c);
+		return;
+	}
+	c->cork = NULL;
+	for (i = 0; i < w->n; i++)
+		ub[i] = uv_buf_init((char *)w->b[i]->data, w->b[i]->len);
+	if ((rc = uv_write(&w->req, &c->u.s, ub, w->n, conn_write_cb)) != 0) {
+		log_debug("write to %s: %s", c->from, uv_strerror(rc));
+		for (i = 0; i < w->n; i++)
+			outbuf_unref(w->b[i]);
+		wreq_put(r, w);
+		conn_abort(c);
+		return;
+	}
+	if (uv_stream_get_write_queue_size(&c->u.s) > RELAY_WQ_MAX) {
+		r->stats.slow_dropped++;
+		log_info("dropping %s from room %s: more than %d bytes unsent", c->from,
+		    c->code, RELAY_WQ_MAX);
+		conn_close_code(c, WS_CLOSE_POLICY);
+	}
+}
+
+void
+conn_cork(struct conn *c, struct outbuf *b)
+{
+	struct relay *r = conn_relay(c);
+
+	if (c->state != C_OPEN)
+		return;
+	if (c->cork == NULL) {
+		c->cork = wreq_get(r);
+		c->cork->n = 0;
+		if (!c->corked) {	/* listed once, with a reference, until the flush */
+			c->corked = 1;
+			c->refs++;
+			c->cnext = r->corked;
+			if (r->corked == NULL)
+				uv_idle_start(&r->kick, relay_kick_cb);
+			r->corked = c;
+		}
+	}
+	b->refs++;
+	c->cork->b[c->cork->n++] = b;
+	r->stats.frames_out++;
+	r->stats.bytes_out += b->len;
+	if (c->cork->n == WREQ_BUFS)
+		conn_uncork(c);
+}
+
+void
+conn_flush_all(struct relay *r)
+{
+	struct conn *c;
+
+	while ((c = r->corked) != NULL) {
+		r->corked = c->cnext;
+		c->cnext = NULL;
+		c->corked = 0;
+		conn_uncork(c);
+		conn_unref(c);
+	}
+	uv_idle_stop(&r->kick);
 }
 
 /* ---- closing ---- */
@@ -299,6 +407,9 @@ conn_linger(struct conn *c)
 static void
 conn_close_with(struct conn *c, struct outbuf *b)
 {
+	if (c->state != C_OPEN)
+		return;
+	conn_uncork(c);		/* the events before the close frame */
 	if (c->state != C_OPEN)
 		return;
 	if (conn_write(c, b) == 0)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -222,6 +223,9 @@ relay_finish(struct relay *r)
 	r->stopping = 2;
 	conn_abort_all(r);
 	rds_stop(r);
+	conn_flush_all(r);
+	uv_close((uv_handle_t *)&r->flush, NULL);
+	uv_close((uv_handle_t *)&r->kick, NULL);
 	uv_close((uv_handle_t *)&r->tick, NULL);
 	uv_close((uv_handle_t *)&r->keepalive, NULL);
 	uv_close((uv_handle_t *)&r->stop_timer, NULL);
@@ -263,6 +267,12 @@ relay_signal_cb(uv_signal_t *s, int signum)
 }
 
 static void
+relay_flush_cb(uv_check_t *h)
+{
+	conn_flush_all(h->data);
+}
+
+static void
 relay_tick_cb(uv_timer_t *t)
 {
 	conn_tick(t->data);
@@ -275,6 +285,26 @@ relay_keepalive_cb(uv_timer_t *t)
 	conn_keepalive(t->data);
 }
 
+/* Every listener is a descriptor: raises the soft limit to the hard one
+ * (a stock soft limit of 1024 would cap the relay near 1000 listeners). */
+static void
+relay_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			log_warn("cannot raise RLIMIT_NOFILE: %s", strerror(errno));
+			getrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	log_info("at most %llu open files (listeners and sockets)",
+	    (unsigned long long)rl.rlim_cur);
+}
+
 /* Connects to everything the relay needs. Returns the exit status: 0 when
  * running, 1 when the listening socket fails, 2 for a malformed -R. */
 static int
@@ -284,6 +314,7 @@ relay_start(struct relay *r)
 		log_err("-R %s: expected a unix socket path or host:port", r->redis_spec);
 		return 2;
 	}
+	relay_raise_nofile();
 	if (relay_listen(r) != 0)
 		return 1;
 	uv_signal_start(&r->sigterm, relay_signal_cb, SIGTERM);
@@ -343,6 +374,11 @@ main(int argc, char **argv)
 	r->ping_frame = outbuf_frame(WS_OP_PING, NULL, 0);
 	r->resync_frame = outbuf_frame(WS_OP_TEXT, resync, sizeof(resync) - 1);
 	r->bye_frame = outbuf_frame(WS_OP_CLOSE, bye, sizeof(bye));
+	uv_check_init(&loop, &r->flush);
+	uv_idle_init(&loop, &r->kick);
+	r->flush.data = r->kick.data = r;
+	uv_check_start(&r->flush, relay_flush_cb);
+	uv_unref((uv_handle_t *)&r->flush);	/* does not keep the loop alive */
 	uv_timer_init(&loop, &r->tick);
 	uv_timer_init(&loop, &r->keepalive);
 	uv_timer_init(&loop, &r->stop_timer);

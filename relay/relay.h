@@ -87,6 +87,9 @@ struct conn {
 	int8_t room_exists;		/* the EXISTS answer: 1, 0, -1 unknown */
 	uint8_t snapped;		/* the room's snapshot was sent to it */
 	uint8_t present;		/* counted in Redis presence (C_OPEN, user known) */
+	uint8_t corked;			/* in relay.corked */
+	struct wreq *cork;		/* room events to write after this poll, or NULL */
+	struct conn *cnext;		/* in relay.corked */
 	int64_t user_id;		/* from the session, once authorized */
 	uint64_t t_state;		/* uv_now() when it joined its list */
 	uint64_t t_rx;			/* uv_now() of the last byte received */
@@ -172,6 +175,9 @@ struct relay {
 	struct outbuf *ping_frame;	/* shared by every keepalive ping */
 	struct outbuf *resync_frame;	/* {"type":"resync","reason":"redis"} */
 	struct outbuf *bye_frame;	/* close 1001, on SIGTERM */
+	struct conn *corked;		/* listeners with corked room events */
+	uv_check_t flush;		/* writes them after each poll (conn_flush_all) */
+	uv_idle_t kick;			/* no blocking poll while any is corked */
 	struct wreq *wfree;		/* free write requests */
 	size_t nwfree;
 	struct rds rds;
@@ -203,6 +209,13 @@ void conn_on_accept(uv_stream_t *server, int status);
  * the write completes); closes c with 1008 when more than RELAY_WQ_MAX bytes
  * are left unsent. May close c, never another conn. */
 void conn_send(struct conn *c, struct outbuf *b);
+/* Like conn_send for room events: b (one more reference) is written with
+ * the other events of this loop iteration for c, in one writev, after the
+ * poll phase (or at once when WREQ_BUFS are corked). When the relay keeps up
+ * that is one event a write; when it falls behind, events batch. */
+void conn_cork(struct conn *c, struct outbuf *b);
+/* The check callback: writes every corked listener's events. */
+void conn_flush_all(struct relay *r);
 /* The end of c's Redis lookup: status 0 joins the room (and upgrades once
  * it is subscribed), else refuses with that status and detail. Ignored
  * unless c is still C_AUTH. */

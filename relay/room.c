@@ -153,7 +153,7 @@ room_send(struct relay *r, struct room *rm, struct outbuf *b)
 	for (c = rm->head; c != NULL; c = next) {
 		next = c->rnext;	/* sending may close c, and only c */
 		if (c->state == C_OPEN)
-			conn_send(c, b);
+			conn_cork(c, b);
 	}
 	rm->busy--;
 	room_maybe_free(r, rm);
