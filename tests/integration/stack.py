@@ -165,10 +165,12 @@ QUIET = ("hello", "beacon", "pong", "presence")
 
 
 class Events:
-    """Reads a room's events from one WebSocket and keeps every one seen."""
+    """Reads a room's events from one WebSocket and keeps every one seen.
+    quiet: the types take() looks past (default QUIET)."""
 
-    def __init__(self, ws):
+    def __init__(self, ws, quiet=QUIET):
         self.ws = ws
+        self.quiet = quiet
         self.seen = []
 
     def take(self, n, timeout=5.0):
@@ -183,7 +185,7 @@ class Events:
                 break
             if msg.get("type") not in ("hello", "beacon", "pong"):
                 self.seen.append(msg)  # every room event, for seq checks
-            if msg.get("type") in QUIET:
+            if msg.get("type") in self.quiet:
                 continue
             got.append(msg)
         return got
@@ -198,6 +200,16 @@ class Events:
             if pred(e[0]):
                 return e[0]
         return None
+
+
+def check_seqs(t, seq0, seen):
+    """Checks that the events seen after seq0 carry every seq once, none
+    missing. tutti-api and the worker publish after their own commits, so two
+    events of different processes committed a moment apart may arrive
+    swapped (a client then refetches the room)."""
+    seqs = [e["seq"] for e in seen]
+    t.check(len(seqs) >= 10 and sorted(seqs) == list(range(seq0 + 1, seq0 + 1 + len(seqs))),
+            "every event seen has its own seq, none missing", seqs)
 
 
 def recv_until(ws, pred, timeout=5.0):

@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import ROOT, Stack, Tap, create_room, join_room  # noqa: E402
+from stack import ROOT, Events, Stack, Tap, create_room, join_room  # noqa: E402
 
 import websocket  # noqa: E402
 
@@ -154,37 +154,10 @@ def wait_for(fn, timeout=WAIT_S):
     return v
 
 
-class Watch:
-    """Reads a room's events from one WebSocket: every room event, presence
-    included (stack.Events skips presence, which other tests ignore)."""
-
-    def __init__(self, ws):
-        self.ws = ws
-
-    def take(self, n, timeout=5.0):
-        """Returns the next n events (hello, beacons and pongs skipped)."""
-        got = []
-        deadline = time.time() + timeout
-        while len(got) < n and time.time() < deadline:
-            self.ws.settimeout(max(0.05, deadline - time.time()))
-            try:
-                msg = json.loads(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                break
-            if msg.get("type") not in ("hello", "beacon", "pong"):
-                got.append(msg)
-        return got
-
-    def until(self, pred, limit=10):
-        """The first of the next events (at most limit) for which pred
-        holds, or None."""
-        for _ in range(limit):
-            e = self.take(1)
-            if not e:
-                return None
-            if pred(e[0]):
-                return e[0]
-        return None
+def Watch(ws):
+    """Every room event of one WebSocket, presence included (stack.Events
+    looks past presence by default, which other tests ignore)."""
+    return Events(ws, quiet=("hello", "beacon", "pong"))
 
 
 def watch(c, code, token):
