@@ -24,6 +24,9 @@
 #define RKEY_RELAY_PROBE  "tutti:relay:"
 /* String: the id of the worker that answers commands, with a short expiry. */
 #define RKEY_WORKER_ALIVE "tutti:worker:alive"
+/* String: the id of the one active worker, with an expiry of lease_ms that
+ * the holder renews; standby workers take it when it is gone. */
+#define RKEY_WORKER_LEASE "tutti:worker:lease"
 /* Hash per room: user_id -> open WebSocket listeners of that user in the room
  * over all relays. Suffix: room code. Changed only by PRESENCE_SCRIPT. */
 #define RKEY_PRESENCE     "tutti:presence:"
@@ -36,5 +39,10 @@
 /* String per relay with PX 3000, renewed every second while the relay
  * lives; its absence marks the relay dead. Suffix: relay id. */
 #define RKEY_RELAY_ALIVE  "tutti:relay:alive:"
+/* Hash per relay: room code -> p95 round trip (µs, decimal) that the
+ * room's listeners on that relay reported in their time-sync pings,
+ * rewritten every second with PX 5000; the worker's adaptive lead
+ * (worker/lead.h) reads them all. Suffix: relay id. */
+#define RKEY_RTT          "tutti:rtt:"
 
 #endif

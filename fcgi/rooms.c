@@ -4,7 +4,8 @@
  *   POST   /api/rooms               create a room; the creator is its admin
  *   GET    /api/rooms/{code}        the room: settings, users, playlist,
  *                                   playback anchor, recent chat, requests
- *   PATCH  /api/rooms/{code}        settings (admin)
+ *   PATCH  /api/rooms/{code}        settings (admin), repeat and shuffle
+ *                                   included (sql/006_modes.sql)
  *   DELETE /api/rooms/{code}        close the room (admin)
  *   POST   /api/rooms/{code}/join   join with a display name
  * Every change is one transaction with its room events (event.c); the Redis
@@ -18,11 +19,22 @@
 #include "rkeys.h"
 #include "text.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 #define API_CODE_TRIES 16
 #define API_FILL_MAX 500	/* a new room gets at most this many library tracks */
+
+/* A room's playback modes (rooms.repeat_mode, shuffle, shuffle_seed). The
+ * worker reads them from SQLite at each decision (worker/sched.h). */
+struct api_modes {
+	char repeat[4];		/* "off", "one" or "all" */
+	int shuffle;
+	int64_t seed;		/* the shuffle order's seed; new when shuffle turns on */
+};
+
+#define API_MODES_DEFAULT { "off", 0, 0 }
 
 /* Validates the string body[key] with text_span_check() into out (size n).
  * Absent: returns 0 and leaves out alone. Returns 1 when set, or -1 after
@@ -119,11 +131,72 @@ api_user_json_at(const struct api_user *u, int64_t joined_us)
 	return j;
 }
 
+/* The settings object; with the modes unless m is NULL (create's answer,
+ * whose modes are the defaults). */
 static json_t *
-api_settings_json(const struct api_room *room)
+api_settings_json(const struct api_room *room, const struct api_modes *m)
 {
-	return json_pack("{s:s, s:s, s:b, s:s}", "code", room->code, "name", room->name,
+	json_t *j = json_pack("{s:s, s:s, s:b, s:s}", "code", room->code, "name", room->name,
 	    "public", room->is_public, "policy", room->policy);
+
+	if (j != NULL && m != NULL)
+		json_object_update_new(j, json_pack("{s:s, s:b}", "repeat", m->repeat,
+		    "shuffle", m->shuffle));
+	return j;
+}
+
+/* Loads the room's modes into m. Returns 0, or -1 on a database error
+ * (logged by api_sql). */
+static int
+api_modes_load(sqlite3 *db, int64_t room_id, struct api_modes *m)
+{
+	sqlite3_stmt *st = api_sql(db, "SELECT repeat_mode, shuffle, shuffle_seed FROM rooms "
+	    "WHERE id = ?", "i", room_id);
+	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+
+	if (rc == SQLITE_ROW) {
+		snprintf(m->repeat, sizeof(m->repeat), "%s", sqlite3_column_text(st, 0));
+		m->shuffle = sqlite3_column_int(st, 1) != 0;
+		m->seed = sqlite3_column_int64(st, 2);
+	}
+	api_sql_done(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Reads the optional body.repeat ("off", "one", "all") and body.shuffle
+ * (a boolean) into m; turning shuffle on draws a new seed. Returns 0, or
+ * -1 after sending 400 (or 500 when no random seed can be drawn). */
+static int
+api_body_modes(struct api_req *r, struct api_modes *m)
+{
+	json_t *rep = json_object_get(r->body, "repeat");
+	json_t *shuf = json_object_get(r->body, "shuffle");
+	const char *v = json_string_value(rep);
+	uint64_t seed;
+
+	if (rep != NULL && (v == NULL || (strcmp(v, "off") && strcmp(v, "one") &&
+	    strcmp(v, "all")))) {
+		api_problem(r, 400, "Invalid field", "\"repeat\" is \"off\" (stop after the "
+		    "last item), \"one\" (repeat the current item) or \"all\" (the first item "
+		    "after the last)");
+		return -1;
+	}
+	if (shuf != NULL && !json_is_boolean(shuf)) {
+		api_problem(r, 400, "Invalid field", "\"shuffle\" is true or false");
+		return -1;
+	}
+	if (v != NULL)
+		snprintf(m->repeat, sizeof(m->repeat), "%s", v);
+	if (json_is_true(shuf) && !m->shuffle) {
+		if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1) {
+			api_problem(r, 500, "Internal error", "no random seed for the shuffle");
+			return -1;
+		}
+		m->seed = (int64_t)(seed >> 1);
+	}
+	if (shuf != NULL)
+		m->shuffle = json_is_true(shuf);
+	return 0;
 }
 
 /* Creates the room row with a fresh unique code, its playlist and a stopped
@@ -212,7 +285,7 @@ api_rooms_create(struct api_req *r)
 	log_info("room %s created by user %lld", u.code, (long long)u.id);
 	snprintf(loc, sizeof(loc), "Location: /api/rooms/%s\r\n", u.code);
 	api_reply(r, 201, json_pack("{s:s, s:s, s:o, s:o}", "code", u.code, "token", token,
-	    "user", api_user_json(&u), "room", api_settings_json(&room)), loc);
+	    "user", api_user_json(&u), "room", api_settings_json(&room, NULL)), loc);
 	return;
 fail:
 	api_tx_rollback(r);
@@ -223,6 +296,7 @@ void
 api_rooms_join(struct api_req *r)
 {
 	struct api_user u = { .role = "member" };
+	struct api_modes modes = API_MODES_DEFAULT;
 	char token[TOKEN_LEN + 1];
 	struct api_room room;
 	int64_t now = clock_now_us();
@@ -240,7 +314,8 @@ api_rooms_join(struct api_req *r)
 		    room.code, u.name);
 		return;
 	}
-	if (rc != SQLITE_DONE || api_sql_run(r->t->db, NULL, "UPDATE rooms SET "
+	if (rc != SQLITE_DONE || api_modes_load(r->t->db, room.id, &modes) != 0 ||
+	    api_sql_run(r->t->db, NULL, "UPDATE rooms SET "
 	    "empty_since_us = NULL WHERE id = ?", "i", room.id) != SQLITE_DONE ||
 	    api_emit(r, &room, "user_joined", json_pack("{s:o}", "user",
 	    api_user_json_at(&u, now))) < 0 || api_chat_system(r, &room, "%s joined", u.name) != 0) {
@@ -252,7 +327,7 @@ api_rooms_join(struct api_req *r)
 		return;
 	api_session_store(r->t, &u);
 	api_reply(r, 201, json_pack("{s:s, s:o, s:o}", "token", token, "user",
-	    api_user_json(&u), "room", api_settings_json(&room)), NULL);
+	    api_user_json(&u), "room", api_settings_json(&room, &modes)), NULL);
 }
 
 static json_t *
@@ -291,16 +366,18 @@ api_room_json(struct api_req *r, const struct api_room *room, const struct api_u
 {
 	sqlite3 *db = r->t->db;
 	json_t *j = NULL, *pl = NULL, *chat = NULL, *reqs = NULL;
+	struct api_modes modes;
 	struct anchor a;
 	int64_t seq = 0, version = 0;
 
 	if (api_room_counters(db, room->id, &seq, &version) != 0 ||
+	    api_modes_load(db, room->id, &modes) != 0 ||
 	    anchor_load(db, room->id, &a) < 0 ||
 	    (pl = api_playlist_json(db, room->id)) == NULL ||
 	    (chat = api_chat_recent(db, room->id, 50)) == NULL ||
 	    (reqs = api_requests_pending(db, room->id)) == NULL)
 		goto out;
-	j = api_settings_json(room);
+	j = api_settings_json(room, &modes);
 	json_object_update_new(j, json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:o}",
 	    "seq", (json_int_t)seq, "now_us", (json_int_t)clock_now_us(),
 	    "you", api_user_json(u), "users", api_users_json(db, room->id),
@@ -375,35 +452,60 @@ out:
 	json_decref(a);
 }
 
+/* Writes the room's settings and modes and queues room_updated, inside the
+ * open transaction. Returns 0 or -1. */
+static int
+api_rooms_store(struct api_req *r, const struct api_room *room, const struct api_modes *m,
+    int64_t by)
+{
+	if (api_sql_run(r->t->db, NULL, "UPDATE rooms SET name = ?, public = ?, policy = ?, "
+	    "repeat_mode = ?, shuffle = ?, shuffle_seed = ? WHERE id = ?", "tittiii",
+	    room->name, (int64_t)room->is_public, room->policy, m->repeat,
+	    (int64_t)m->shuffle, m->seed, room->id) != SQLITE_DONE)
+		return -1;
+	return api_emit(r, room, "room_updated", json_pack("{s:o, s:I}", "settings",
+	    api_settings_json(room, m), "by", (json_int_t)by)) < 0 ? -1 : 0;
+}
+
 void
 api_rooms_update(struct api_req *r)
 {
 	struct api_room room, before;
+	struct api_modes modes, was;
 	struct api_user u;
 
 	if (api_enter(r, &room, &u) != 0 || api_need_admin(r, &u, "change the room") != 0 ||
-	    api_read_json_only(r, "room_name", "public", "policy", NULL) != 0)
+	    api_read_json_only(r, "room_name", "public", "policy", "repeat", "shuffle",
+	    NULL) != 0)
 		return;
+	if (api_modes_load(r->t->db, room.id, &modes) != 0) {
+		api_problem(r, 500, "Internal error", "database error");
+		return;
+	}
 	before = room;
-	if (api_body_settings(r, &room) != 0)
+	was = modes;
+	if (api_body_settings(r, &room) != 0 || api_body_modes(r, &modes) != 0)
 		return;
 	if (strcmp(before.name, room.name) == 0 && before.is_public == room.is_public &&
-	    strcmp(before.policy, room.policy) == 0) {
-		api_reply(r, 200, api_settings_json(&room), NULL);	/* nothing to tell */
+	    strcmp(before.policy, room.policy) == 0 && strcmp(was.repeat, modes.repeat) == 0 &&
+	    was.shuffle == modes.shuffle) {
+		api_reply(r, 200, api_settings_json(&room, &modes), NULL);	/* nothing to tell */
 		return;
 	}
 	if (api_tx_begin(r) != 0)
 		return;
-	if (api_sql_run(r->t->db, NULL, "UPDATE rooms SET name = ?, public = ?, policy = ? "
-	    "WHERE id = ?", "titi", room.name, (int64_t)room.is_public, room.policy,
-	    room.id) != SQLITE_DONE || api_emit(r, &room, "room_updated", json_pack("{s:o, "
-	    "s:I}", "settings", api_settings_json(&room), "by", (json_int_t)u.id)) < 0) {
+	if (api_rooms_store(r, &room, &modes, u.id) != 0) {
 		api_tx_rollback(r);
 		api_problem(r, 500, "Internal error", "database error");
 		return;
 	}
-	if (api_tx_commit(r) == 0)
-		api_reply(r, 200, api_settings_json(&room), NULL);
+	if (api_tx_commit(r) != 0)
+		return;
+	/* The item that follows the current one may have changed: the worker
+	 * re-arms the room's advance from the new modes. */
+	if (strcmp(was.repeat, modes.repeat) != 0 || was.shuffle != modes.shuffle)
+		(void)api_worker_notify(r, room.code, "reload", 0);	/* logs */
+	api_reply(r, 200, api_settings_json(&room, &modes), NULL);
 }
 
 /* After the room closed: removes the relays' room key, snapshot and the

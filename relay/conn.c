@@ -500,6 +500,8 @@ conn_message(struct conn *c, const uint8_t *s, size_t n, int64_t t1)
 	}
 	if (k == 0)
 		return;		/* no other client message needs an answer */
+	if (p.rtt_us >= 0)
+		room_rtt(conn_relay(c), c, p.rtt_us);
 	pong = msg_pong(&p, t1, clock_now_us(), &len);
 	msg_ping_clear(&p);
 	if (pong == NULL)

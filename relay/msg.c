@@ -1,7 +1,7 @@
 /*
  * msg.c - decoding client messages and encoding the pong, with jansson.
  * A ping is answered at once (relay/conn.c), so this stays small: one
- * parse, three lookups, one pack.
+ * parse, four lookups, one pack.
  */
 #include "msg.h"
 
@@ -11,10 +11,11 @@
 int
 msg_parse(const char *s, size_t n, struct msg_ping *ping)
 {
-	json_t *doc, *type, *id, *t0;
+	json_t *doc, *type, *id, *t0, *rtt;
 	int rc = 0;
 
 	ping->t0 = NULL;
+	ping->rtt_us = -1;
 	doc = json_loadb(s, n, JSON_REJECT_DUPLICATES, NULL);
 	if (doc == NULL || !json_is_object(doc)) {
 		json_decref(doc);
@@ -27,6 +28,10 @@ msg_parse(const char *s, size_t n, struct msg_ping *ping)
 	    json_is_integer(id) && json_is_number(t0)) {
 		ping->id = json_integer_value(id);
 		ping->t0 = json_incref(t0);
+		rtt = json_object_get(doc, "rtt_us");
+		if (json_is_integer(rtt) && json_integer_value(rtt) >= 0 &&
+		    json_integer_value(rtt) <= MSG_RTT_MAX)
+			ping->rtt_us = json_integer_value(rtt);
 		rc = 1;
 	}
 	json_decref(doc);

@@ -11,15 +11,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define MSG_RTT_MAX INT64_C(60000000)	/* a reported round trip above: ignored */
+
 struct msg_ping {
 	json_int_t id;
 	json_t *t0;	/* the client's number, echoed as is; owned, see msg_ping_clear */
+	int64_t rtt_us;	/* the client's last measured round trip, or -1 */
 };
 
 /*
  * Parses the message s (n bytes). Returns 1 for a ping ({"type":"ping"} with
  * an integer "id" and a numeric "t0"): *ping then holds a reference to t0,
- * which the caller releases with msg_ping_clear(). Returns 0 for any other
+ * which the caller releases with msg_ping_clear(), and rtt_us the optional
+ * "rtt_us" when it is an integer in [0, MSG_RTT_MAX] (else -1: the ping is
+ * still answered, the value ignored). Returns 0 for any other
  * JSON object (nothing to release), and -1 when s is not exactly one JSON
  * object (malformed, not UTF-8, a NUL in a string, a repeated key, an integer
  * out of range).

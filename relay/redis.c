@@ -502,6 +502,37 @@ rds_alive(struct relay *r)
 }
 
 void
+rds_rtt_write(struct relay *r, const char **fields, size_t n)
+{
+	const char **argv;
+	size_t *len, i;
+	char key[sizeof(RKEY_RTT) + RELAY_ID_MAX];
+
+	if (r->rds.state != RDS_UP)
+		return;
+	snprintf(key, sizeof(key), RKEY_RTT "%s", r->id);
+	redisAsyncCommand(r->rds.cmd, rds_log_cb, (void *)"MULTI", "MULTI");
+	redisAsyncCommand(r->rds.cmd, rds_log_cb, (void *)"DEL rtt", "DEL %s", key);
+	if (n > 0) {
+		argv = xmalloc((2 * n + 2) * sizeof(*argv));
+		len = xmalloc((2 * n + 2) * sizeof(*len));
+		argv[0] = "HSET";
+		argv[1] = key;
+		for (i = 0; i < 2 * n; i++)
+			argv[i + 2] = fields[i];
+		for (i = 0; i < 2 * n + 2; i++)
+			len[i] = strlen(argv[i]);
+		redisAsyncCommandArgv(r->rds.cmd, rds_log_cb, (void *)"HSET rtt",
+		    (int)(2 * n + 2), argv, len);
+		free(argv);
+		free(len);
+		redisAsyncCommand(r->rds.cmd, rds_log_cb, (void *)"PEXPIRE rtt",
+		    "PEXPIRE %s 5000", key);
+	}
+	redisAsyncCommand(r->rds.cmd, rds_log_cb, (void *)"EXEC", "EXEC");
+}
+
+void
 rds_heartbeat(struct relay *r)
 {
 	struct conn *c;
@@ -509,6 +540,7 @@ rds_heartbeat(struct relay *r)
 	if (r->rds.state != RDS_UP)
 		return;
 	rds_alive(r);
+	room_rtt_report(r);
 	for (c = r->open.head; c != NULL && !c->present; c = c->next)
 		;
 	if (c != NULL && !r->rds.recounting)

@@ -56,6 +56,7 @@ enum conn_state {
 };
 
 struct conn;
+struct rtt_ring;
 struct conn_list {
 	struct conn *head, *tail;
 	size_t n;
@@ -94,6 +95,7 @@ struct conn {
 	uint64_t t_state;		/* uv_now() when it joined its list */
 	uint64_t t_rx;			/* uv_now() of the last byte received */
 	uint64_t t_ping;		/* uv_now() of the last ping sent */
+	uint64_t t_rtt;			/* uv_now() of its last round trip counted */
 	char code[CODE_LEN + 1];	/* room code, once the request is checked */
 	char accept[29];		/* Sec-WebSocket-Accept, until the upgrade */
 	char from[48];			/* client address, for the log */
@@ -116,6 +118,7 @@ struct room {
 	uint8_t snap_asked;		/* GET of the snapshot in flight */
 	struct outbuf *snap;		/* the last playback event, as a frame, or NULL */
 	int64_t snap_seq;		/* its seq */
+	struct rtt_ring *rtt;		/* round trips its listeners reported, or NULL */
 	char code[CODE_LEN + 1];
 };
 
@@ -280,6 +283,12 @@ void room_redis_lost(struct relay *r);
 void room_redis_up(struct relay *r);
 /* At exit: frees every room and the table. */
 void room_free_all(struct relay *r);
+/* A ping of c carried the client's last round trip (rtt_us >= 0): counted
+ * in c's room (rtt.h), at most once per RTT_GAP_MS per listener. */
+void room_rtt(struct relay *r, struct conn *c, int64_t rtt_us);
+/* Every second: writes the p95 round trip of each room with recent reports
+ * into tutti:rtt:{id} (replacing the hash; see rds_rtt_write). */
+void room_rtt_report(struct relay *r);
 
 /* redis.c */
 
@@ -312,6 +321,10 @@ void rds_heartbeat(struct relay *r);
 /* GET tutti:snap:{code}; room_on_snapshot() follows (also when Redis fails).
  * Returns 0, or -1 when Redis is not connected (nothing follows). */
 int rds_snapshot(struct relay *r, const char *code);
+/* Replaces tutti:rtt:{id} with the n (code, p95 µs) pairs of fields
+ * (2n strings, copied before the call returns), PX 5000, in one MULTI; an
+ * empty set just deletes it. Nothing when Redis is down. */
+void rds_rtt_write(struct relay *r, const char **fields, size_t n);
 /* At exit (r->stopping set): frees both connections, which calls pending
  * lookups back with no reply, and closes the timers. */
 void rds_stop(struct relay *r);

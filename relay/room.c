@@ -14,12 +14,16 @@
 #include "relay.h"
 
 #include "log.h"
+#include "rtt.h"
 #include "text.h"
 #include "ws.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define ROOM_P95_LEN 24		/* an int64_t in decimal, NUL */
 
 static size_t
 room_hash(const char *code)
@@ -91,6 +95,7 @@ room_maybe_free(struct relay *r, struct room *rm)
 	r->nrooms--;
 	if (rm->snap != NULL)
 		outbuf_unref(rm->snap);
+	free(rm->rtt);
 	free(rm);
 }
 
@@ -332,9 +337,52 @@ room_free_all(struct relay *r)
 			next = rm->hnext;
 			if (rm->snap != NULL)
 				outbuf_unref(rm->snap);
+			free(rm->rtt);
 			free(rm);
 		}
 	free(r->rooms);
 	r->rooms = NULL;
 	r->nbuckets = r->nrooms = 0;
+}
+
+void
+room_rtt(struct relay *r, struct conn *c, int64_t rtt_us)
+{
+	uint64_t now = uv_now(r->loop);
+	struct room *rm = c->room;
+
+	if (rm == NULL || rtt_us < 0 || rtt_us > UINT32_MAX ||
+	    (c->t_rtt != 0 && now - c->t_rtt < RTT_GAP_MS))
+		return;
+	if (rm->rtt == NULL)
+		rm->rtt = xcalloc(1, sizeof(*rm->rtt));
+	c->t_rtt = now;
+	rtt_add(rm->rtt, (uint32_t)rtt_us, now);
+}
+
+void
+room_rtt_report(struct relay *r)
+{
+	uint64_t now = uv_now(r->loop);
+	const char **f;
+	char (*val)[ROOM_P95_LEN];
+	struct room *rm;
+	int64_t p95;
+	size_t i, n = 0;
+
+	f = xmalloc((2 * r->nrooms + 1) * sizeof(*f));
+	val = xmalloc((r->nrooms + 1) * sizeof(*val));
+	for (i = 0; i < r->nbuckets; i++)
+		for (rm = r->rooms[i]; rm != NULL; rm = rm->hnext) {
+			if (rm->rtt == NULL || rm->n == 0 ||
+			    (p95 = rtt_p95(rm->rtt, now, RTT_AGE_MS)) <= 0)
+				continue;
+			snprintf(val[n], sizeof(val[n]), "%lld", (long long)p95);
+			f[2 * n] = rm->code;
+			f[2 * n + 1] = val[n];
+			n++;
+		}
+	rds_rtt_write(r, f, n);
+	free(f);
+	free(val);
 }

@@ -1,11 +1,15 @@
 #!/bin/bash
 # run.sh - starts the whole tutti stack in the foreground: redis-server,
-# tutti-api, tutti-worker, N tutti-relays and nginx in front of them, all
-# unprivileged, with sockets and logs under RUNDIR. Prints the URL when the
-# stack answers; Ctrl-C or SIGTERM stops every process it started.
+# tutti-api, two tutti-workers (worker-1 and worker-2: one active, one on
+# standby), N tutti-relays and nginx in front of them, all unprivileged, with
+# sockets and logs under RUNDIR. Prints the URL when the stack answers;
+# Ctrl-C or SIGTERM stops every process it started. When any process but a
+# worker exits the whole stack stops; a worker that exits is only reported
+# (the standby takes over; with none left commands get 503 until a worker
+# is started by hand).
 # usage: scripts/run.sh [-p port] [-d datadir] [-r rundir] [-n relays] [-q]
 # Extra options for the daemons come from the environment (word-split):
-# TUTTI_API_OPTS, TUTTI_WORKER_OPTS, TUTTI_RELAY_OPTS; e.g. tests shorten
+# TUTTI_API_OPTS, TUTTI_WORKER_OPTS (both workers), TUTTI_RELAY_OPTS; e.g. tests shorten
 # the admin grace period with TUTTI_WORKER_OPTS="-g 500". With
 # TUTTI_RELAY_METRICS_PORT=P, relay N serves /metrics on 127.0.0.1:P+N-1.
 set -euo pipefail
@@ -35,7 +39,7 @@ fi
 mkdir -p "$DATA" "$RUN"
 DATA=$(cd "$DATA" && pwd) RUN=$(cd "$RUN" && pwd)
 
-PIDS=()
+PIDS=() WORKER_PIDS=()
 stopping=0
 stop_all() {
 	[ "$stopping" = 1 ] && return
@@ -80,9 +84,11 @@ wait_for "$RUN/redis.sock"
 # shellcheck disable=SC2086
 bin/tutti-api -d "$DATA" -R "$RUN/redis.sock" -s "$RUN/api.sock" ${TUTTI_API_OPTS:-} serve &
 PIDS+=($!)
-# shellcheck disable=SC2086
-bin/tutti-worker -d "$DATA" -R "$RUN/redis.sock" -i worker-1 ${TUTTI_WORKER_OPTS:-} &
-PIDS+=($!)
+for i in 1 2; do
+	# shellcheck disable=SC2086
+	bin/tutti-worker -d "$DATA" -R "$RUN/redis.sock" -i "worker-$i" ${TUTTI_WORKER_OPTS:-} &
+	PIDS+=($!) WORKER_PIDS+=($!)
+done
 relays=""
 for i in $(seq "$NRELAYS"); do
 	metrics=""
@@ -139,10 +145,33 @@ fi
 [ "$healthy" = 1 ] || echo "run.sh: warning: /api/healthz does not report a healthy stack yet" >&2
 [ "$QUIET" = 1 ] || echo "tutti is running at http://127.0.0.1:$PORT/  (Ctrl-C stops it)"
 
-# Stop everything as soon as any one process dies.
+# is_worker PID: whether PID is one of the workers started above.
+is_worker() {
+	local p
+	for p in "${WORKER_PIDS[@]}"; do
+		[ "$p" = "$1" ] && return 0
+	done
+	return 1
+}
+
+# Stop everything as soon as any one process but a worker dies; a worker's
+# exit is reported and the rest goes on (wait -n -p needs bash 5.1).
 set +e
-wait -n "${PIDS[@]}"
-rc=$?
+while :; do
+	running=()
+	for p in "${PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null && running+=("$p")
+	done
+	[ ${#running[@]} -gt 0 ] || { rc=1; break; }
+	exited=""
+	wait -n -p exited "${running[@]}"
+	rc=$?
+	[ "$stopping" = 0 ] || break
+	if [ -z "$exited" ] || ! is_worker "$exited"; then
+		break
+	fi
+	echo "run.sh: tutti-worker (pid $exited) exited ($rc); the stack goes on" >&2
+done
 [ "$stopping" = 1 ] || echo "run.sh: a process exited ($rc); stopping the stack" >&2
 stop_all
 exit "$rc"

@@ -7,6 +7,7 @@
 #include "apply.h"
 #include "clock.h"
 #include "entry.h"
+#include "lead.h"
 #include "log.h"
 #include "publish.h"
 #include "roles.h"
@@ -32,14 +33,27 @@ struct apply_out {
 	int64_t fire_us;		/* APPLY_CHANGED: sched_fire_us() of a */
 };
 
-/* Fills ctx with the playlist just loaded into w->pl and the time now. */
-static void
-apply_ctx(const struct worker *w, struct sched_ctx *ctx)
+/* The adaptive lead table of the worker (lead.h), or NULL while the worker
+ * runs without one: then every room gets the fixed lead, cfg.lead_us. */
+static const struct lead *
+apply_leads(const struct worker *w)
 {
+	return &w->lead;
+}
+
+/* Fills ctx with the playlist just loaded into w->pl, room's repeat and
+ * shuffle settings, its lead and the time now. */
+static void
+apply_ctx(const struct worker *w, const struct store_room *room, struct sched_ctx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
 	ctx->items = w->pl.v;
 	ctx->n = w->pl.n;
 	ctx->now_us = clock_now_us();
-	ctx->lead_us = w->cfg.lead_us;
+	ctx->lead_us = lead_room_us(apply_leads(w), room->code, w->cfg.lead_us);
+	ctx->repeat = room->repeat;
+	ctx->shuffle = room->shuffle;
+	ctx->seed = room->seed;
 }
 
 /* Loads the open room of e into out inside the transaction. Returns 0; 1
@@ -86,7 +100,7 @@ apply_decide(struct worker *w, const struct entry *e, struct apply_out *out)
 	}
 	if (store_playlist(w->store, out->room.id, &w->pl) != 0)
 		goto fail;
-	apply_ctx(w, &ctx);
+	apply_ctx(w, &out->room, &ctx);
 	if (sched_apply(&ctx, &cur, &e->cmd, &out->a, &out->why) != 0) {
 		store_rollback(w->store);
 		out->kind = APPLY_REFUSED;
@@ -247,7 +261,7 @@ apply_advance(struct worker *w, int64_t room_id)
 		rooms_update(w, &st);	/* st.a is stopped: drops the timers */
 		return;
 	}
-	apply_ctx(w, &ctx);
+	apply_ctx(w, &room, &ctx);
 	st.code = room.code;
 	st.a = cur;
 	if (ctx.now_us < (st.fire_us = sched_fire_us(&ctx, &cur))) {
@@ -275,16 +289,18 @@ retry:
 	rooms_defer(w, room_id, APPLY_RETRY_MS);
 }
 
-/* Moves a playing anchor past every item that ended before ctx->now_us (at
- * most one pass over the playlist). Returns the number of steps taken. */
+/* Moves a playing anchor past every item that ended before ctx->now_us:
+ * whole repeat cycles at once, then at most one pass over the playlist.
+ * Returns the number of steps taken (a skip of cycles counts as one). */
 static size_t
 apply_catch_up(const struct sched_ctx *ctx, struct anchor *a)
 {
 	struct sched_refusal why;
-	size_t steps;
+	size_t steps, skipped = sched_skip_cycles(ctx, a) > 0;
 	long idx;
 
-	for (steps = 0; a->state == ANCHOR_PLAYING && steps <= ctx->n; steps++) {
+	for (steps = skipped; a->state == ANCHOR_PLAYING && steps <= ctx->n + skipped;
+	    steps++) {
 		idx = sched_find(ctx, a->item_id);
 		if (sched_end_us(a, idx >= 0 ? ctx->items[idx].duration_us : 0) > ctx->now_us)
 			break;
@@ -308,7 +324,7 @@ apply_restore_room(struct worker *w, const struct store_room *r)
 	if (store_anchor(w->store, r->id, &st.a) != 0 ||
 	    store_playlist(w->store, r->id, &w->pl) != 0)
 		goto fail;
-	apply_ctx(w, &ctx);
+	apply_ctx(w, r, &ctx);
 	if ((steps = apply_catch_up(&ctx, &st.a)) > 0) {
 		if (store_write(w->store, r->id, &st.a) != 0 ||
 		    store_bump(w->store, r->id, NULL, &seq) != 0)
@@ -320,6 +336,8 @@ apply_restore_room(struct worker *w, const struct store_room *r)
 	}
 	if (store_commit(w->store) != 0)
 		goto fail;
+	if (steps > 0)
+		publish_playback(w, r->code, seq, &st.a, "advance");
 	st.fire_us = sched_fire_us(&ctx, &st.a);
 	rooms_update(w, &st);
 	return;

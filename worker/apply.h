@@ -1,8 +1,9 @@
 /*
  * apply.h - changing a room's timeline: a command from the stream, the
- * automatic advance at an item's end, and the restore at start. Each change
- * runs sched inside one SQLite write transaction (anchor, seq and last_cmd
- * together), then publishes the event and re-arms the room's timers.
+ * automatic advance at an item's end, and the restore on taking the lease.
+ * Each change runs sched inside one SQLite write transaction (anchor, seq
+ * and last_cmd together), then publishes the event and re-arms the room's
+ * timers.
  */
 #ifndef TUTTI_APPLY_H
 #define TUTTI_APPLY_H
@@ -25,13 +26,16 @@ void apply_entry(struct worker *w, const redisReply *entry);
  * due yet. A database error retries in a second. */
 void apply_advance(struct worker *w, int64_t room_id);
 
-/* At start: for every open room, advances an anchor whose item ended while
- * no worker ran to where the room should be now, and arms the timers of the
- * playing rooms. Returns 0, or -1 when the rooms cannot be listed (logged). */
+/* When the worker becomes active (lease.h): for every open room, advances
+ * an anchor whose item ended while no worker ran to where the room should
+ * be now (gaplessly) and publishes that playback event (cause "advance"),
+ * and arms the timers of the playing rooms. Returns 0, or -1 when the rooms
+ * cannot be listed (logged). */
 int apply_restore(struct worker *w);
 
-/* After every (re)connect of the write connection: SET tutti:room:{code} and
- * tutti:snap:{code} of every open room from SQLite (cause "restore"). */
+/* When the worker becomes active, after apply_restore(): SET
+ * tutti:room:{code} and tutti:snap:{code} of every open room from SQLite
+ * (cause "restore"). */
 void apply_rebuild(struct worker *w);
 
 #endif

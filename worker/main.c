@@ -14,8 +14,9 @@
 #define MAIN_ID_MAX 256
 
 #define MAIN_SYNOPSIS \
-"     tutti-worker [-v] [-d datadir] [-R redis] [-i id] [-L lead_ms] [-b beacon_ms]\n" \
-"                  [-g grace_ms] [-I idle_s] [-s sweep_ms]\n"
+"     tutti-worker [-v] [-d datadir] [-R redis] [-i id] [-L lead_ms] [-M margin_ms]\n" \
+"                  [-X lead_max_ms] [-b beacon_ms]\n" \
+"                  [-g grace_ms] [-I idle_s] [-s sweep_ms] [-l lease_ms]\n"
 
 /* Prints the manual page on stdout (-h), or the synopsis on stderr after a
  * usage error. */
@@ -34,30 +35,47 @@ usage(int full)
 MAIN_SYNOPSIS
 "\n"
 "DESCRIPTION\n"
-"     tutti-worker owns the playback timeline of every room. It reads control\n"
-"     commands from the Redis stream tutti:cmd as a member of the consumer group\n"
-"     workers, applies them in order, stores each room's anchor in SQLite,\n"
-"     publishes playback events on tutti:ev:{code}, answers on\n"
-"     tutti:reply:{req}, sends a beacon every beacon_ms while a room plays, and\n"
-"     advances to the next item when one ends. It keeps tutti:worker:alive set\n"
-"     while it can take commands, and rebuilds the Redis keys of every open room\n"
-"     from SQLite whenever it (re)connects. It applies the presence entries\n"
-"     the relays add to the stream (a user's first listener opened, their last\n"
-"     one closed). Every sweep_ms it promotes the longest-present user (online\n"
-"     ones first) of a room whose admin has left or been offline for grace_ms,\n"
-"     closes the rooms nobody has listened to for idle_s, and takes back the\n"
-"     listeners of relays whose tutti:relay:alive:{id} key expired.\n"
+"     tutti-worker owns the playback timeline of every room. Several may run:\n"
+"     the one holding the lease tutti:worker:lease (its id, expiring after\n"
+"     lease_ms, renewed every third of it) is active, the others stand by and\n"
+"     try to take the lease as often. On taking it a worker claims the\n"
+"     entries other workers received but never acknowledged, restores every\n"
+"     open room's timeline from SQLite (an item that ended while no worker ran\n"
+"     is advanced past and that playback event published), rebuilds the Redis\n"
+"     keys of every open room, and only then reads new commands. It takes the\n"
+"     lease over again after every reconnect to Redis and when Redis lost it\n"
+"     (flushed, restarted); one that cannot renew it in time stops acting at\n"
+"     once and stands by.\n"
+"\n"
+"     The active worker reads control commands from the Redis stream\n"
+"     tutti:cmd as a member of the consumer group workers, applies them in\n"
+"     order, stores each room's anchor in SQLite, publishes playback events on\n"
+"     tutti:ev:{code}, answers on tutti:reply:{req}, sends a beacon every\n"
+"     beacon_ms while a room plays, and advances to the next item when one\n"
+"     ends. It keeps tutti:worker:alive set while it can take commands. It\n"
+"     applies the presence entries the relays add to the stream (a user's\n"
+"     first listener opened, their last one closed). Every sweep_ms it\n"
+"     promotes the longest-present user (online ones first) of a room whose\n"
+"     admin has left or been offline for grace_ms, closes the rooms nobody has\n"
+"     listened to for idle_s, and takes back the listeners of relays whose\n"
+"     tutti:relay:alive:{id} key expired.\n"
 "\n"
 "OPTIONS\n"
 "     -d datadir   data directory; the database is datadir/tutti.db, created and\n"
 "                  migrated by tutti-api (default: data).\n"
 "     -R redis     Redis server: a unix socket path (anything with a '/' or\n"
 "                  without a ':') or HOST:PORT (default: 127.0.0.1:6379).\n"
-"     -i id        consumer name in the group and value of the liveness key\n"
-"                  (default: worker-HOSTNAME-PID). A fixed id lets a restarted\n"
-"                  worker finish the entries its predecessor left unacknowledged.\n"
-"     -L lead_ms   how far ahead of now a start is scheduled, 0 to 60000\n"
-"                  (default: 250).\n"
+"     -i id        consumer name in the group and value of the lease and\n"
+"                  liveness keys (default: worker-HOSTNAME-PID); each worker\n"
+"                  needs its own.\n"
+"     -L lead_ms   the least a start is scheduled ahead of now, 0 to 60000\n"
+"                  (default: 250). A room's lead adapts to the round trips its\n"
+"                  listeners report through the relays (tutti:rtt:{relay}):\n"
+"                  max(lead_ms, 2 x p95 + margin_ms), at most lead_max_ms.\n"
+"     -M margin_ms added to twice the room's p95 round trip, 0 to 60000\n"
+"                  (default: 50).\n"
+"     -X lead_max_ms  the cap of the adaptive lead, 0 to 60000 (default:\n"
+"                  2000); below lead_ms, lead_ms wins.\n"
 "     -b beacon_ms beacon period of a playing room, 50 to 60000 (default: 1000).\n"
 "     -g grace_ms  how long a room may be without its admin before the\n"
 "                  longest-present user is promoted, 0 to 3600000 (default:\n"
@@ -67,12 +85,16 @@ MAIN_SYNOPSIS
 "                  31536000 (default: 1800).\n"
 "     -s sweep_ms  period of the sweep that promotes admins, closes idle rooms\n"
 "                  and checks the relays, 50 to 60000 (default: 1000).\n"
+"     -l lease_ms  expiry of the lease, 300 to 60000 (default: 2000): a standby\n"
+"                  takes over from a dead worker between 2/3 of it and 4/3 of it\n"
+"                  after the death.\n"
 "     -v           log debug records too (one per applied command).\n"
 "     -h           print this help.\n"
 "\n"
 "SIGNALS\n"
-"     SIGTERM, SIGINT  finish the entries in hand, flush the queued Redis\n"
-"                      writes and exit 0; a second signal exits at once.\n"
+"     SIGTERM, SIGINT  finish the entries in hand, give the lease back, flush\n"
+"                      the queued Redis writes and exit 0; a second signal\n"
+"                      exits at once.\n"
 "\n"
 "EXIT STATUS\n"
 "     0 after a signal, 1 when start-up fails, 2 on a usage error.\n"
@@ -100,11 +122,12 @@ static int
 main_options(int argc, char **argv, struct worker_config *cfg, const char **datadir,
     int *verbose)
 {
-	long lead_ms = 250, beacon_ms = 1000, grace_ms = 5000, idle_s = 1800;
-	long sweep_ms = 1000;
+	long margin_ms = LEAD_MARGIN_MS_DEFAULT, max_ms = LEAD_MAX_MS_DEFAULT;
+	long lead_ms = LEAD_MIN_MS_DEFAULT, beacon_ms = 1000, grace_ms = 5000, idle_s = 1800;
+	long sweep_ms = 1000, lease_ms = 2000;
 	int c;
 
-	while ((c = getopt(argc, argv, "d:R:i:L:b:g:I:s:vh")) != -1) {
+	while ((c = getopt(argc, argv, "d:R:i:L:M:X:b:g:I:s:l:vh")) != -1) {
 		switch (c) {
 		case 'd': *datadir = optarg; break;
 		case 'R': cfg->redis = optarg; break;
@@ -112,6 +135,18 @@ main_options(int argc, char **argv, struct worker_config *cfg, const char **data
 		case 'L':
 			if (main_number(optarg, 0, 60000, &lead_ms) != 0) {
 				fprintf(stderr, "tutti-worker: -L takes 0 to 60000 (ms)\n");
+				return -1;
+			}
+			break;
+		case 'M':
+			if (main_number(optarg, 0, 60000, &margin_ms) != 0) {
+				fprintf(stderr, "tutti-worker: -M takes 0 to 60000 (ms)\n");
+				return -1;
+			}
+			break;
+		case 'X':
+			if (main_number(optarg, 0, 60000, &max_ms) != 0) {
+				fprintf(stderr, "tutti-worker: -X takes 0 to 60000 (ms)\n");
 				return -1;
 			}
 			break;
@@ -139,6 +174,12 @@ main_options(int argc, char **argv, struct worker_config *cfg, const char **data
 				return -1;
 			}
 			break;
+		case 'l':
+			if (main_number(optarg, 300, 60000, &lease_ms) != 0) {
+				fprintf(stderr, "tutti-worker: -l takes 300 to 60000 (ms)\n");
+				return -1;
+			}
+			break;
 		case 'v': *verbose = 1; break;
 		case 'h': return 1;
 		default: return -1;
@@ -148,10 +189,13 @@ main_options(int argc, char **argv, struct worker_config *cfg, const char **data
 	    cfg->id[strcspn(cfg->id, " \t\r\n")] != '\0')))
 		return -1;
 	cfg->lead_us = (int64_t)lead_ms * 1000;
+	cfg->lead_margin_us = (int64_t)margin_ms * 1000;
+	cfg->lead_max_us = (int64_t)max_ms * 1000;
 	cfg->beacon_ms = beacon_ms;
 	cfg->grace_us = (int64_t)grace_ms * 1000;
 	cfg->idle_us = (int64_t)idle_s * 1000000;
 	cfg->sweep_ms = sweep_ms;
+	cfg->lease_ms = lease_ms;
 	return 0;
 }
 

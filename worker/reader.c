@@ -3,7 +3,9 @@
  * one XREADGROUP in flight: first over this consumer's pending entries (id 0
  * onwards: delivered before but never acknowledged), then blocking on new
  * ones (">"), re-issued as each reply arrives. Entries are applied in stream
- * order, synchronously, before the next read.
+ * order, synchronously, before the next read. Only the active worker reads
+ * (lease.h); the pending phase after taking the lease also covers the
+ * entries claimed from a dead worker, so they go before any new one.
  */
 #include "apply.h"
 #include "log.h"
@@ -17,6 +19,15 @@
 #define READER_RETRY_MS 1000
 
 static void reader_on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* How long a read blocks: at most half the lease, so that a read issued
+ * just before this worker froze has timed out in Redis before a standby
+ * can take the lease over, and never hands the frozen worker new entries. */
+static int64_t
+reader_block_ms(const struct worker *w)
+{
+	return w->cfg.lease_ms / 2 < READER_BLOCK_MS ? w->cfg.lease_ms / 2 : READER_BLOCK_MS;
+}
 
 /* libuv timer callback (t->data is the worker): after an error reply, or to
  * finish a stop outside of a hiredis callback. */
@@ -68,8 +79,7 @@ reader_kick(struct worker *w)
 	struct reader *rd = &w->reader;
 	int rc;
 
-	if (w->stopping || rd->busy || !w->rd.ready || !w->wr.ready || !w->group_ok ||
-	    uv_is_active((uv_handle_t *)&rd->retry))
+	if (rd->busy || !worker_active(w) || uv_is_active((uv_handle_t *)&rd->retry))
 		return;
 	if (rd->rewind) {
 		rd->phase = READER_PENDING;
@@ -82,8 +92,8 @@ reader_kick(struct worker *w)
 		    rd->cursor);
 	else
 		rc = rconn_cmd(&w->rd, reader_on_reply, w, "XREADGROUP GROUP " RKEY_CMD_GROUP
-		    " %s COUNT %d BLOCK %d STREAMS " RKEY_CMD_STREAM " >", w->cfg.id,
-		    READER_COUNT, READER_BLOCK_MS);
+		    " %s COUNT %d BLOCK %lld STREAMS " RKEY_CMD_STREAM " >", w->cfg.id,
+		    READER_COUNT, (long long)reader_block_ms(w));
 	if (rc == 0)
 		rd->busy = 1;
 	else
@@ -119,8 +129,15 @@ reader_batch(struct worker *w, const redisReply *r)
 		rd->rewind = 1;
 		return;
 	}
-	for (i = 0; i < entries->elements; i++)
+	for (i = 0; i < entries->elements; i++) {
+		if (!lease_check(w)) {
+			/* Stood by meanwhile: the rest stays pending for the
+			 * next active worker to claim. */
+			rd->rewind = 1;
+			return;
+		}
 		apply_entry(w, entries->element[i]);
+	}
 	if (rd->phase != READER_PENDING)
 		return;
 	if (entries->elements == 0) {

@@ -1,11 +1,14 @@
 /*
  * rooms.c - the playing rooms: a hash table by room id of records that each
  * own a beacon timer and an advance timer (see rooms.h). A record goes away
- * when its room stops or pauses; libuv frees it after closing both timers.
+ * when its room stops or pauses, or when the worker stands by (lease.h);
+ * libuv frees it after closing both timers. A timer acts only while the
+ * worker holds the lease.
  */
 #include "rooms.h"
 #include "apply.h"
 #include "clock.h"
+#include "lease.h"
 #include "log.h"
 #include "publish.h"
 #include "worker.h"
@@ -124,6 +127,8 @@ rooms_on_beacon(uv_timer_t *t)
 	struct room *r = t->data;
 	int64_t seq;
 
+	if (!lease_check(r->w))
+		return;		/* no longer active: r may be gone */
 	if (r->w->wr.ready && store_room_seq(r->w->store, r->id, &seq) == 0)
 		publish_beacon(r->w, r, seq, clock_now_us());
 }
@@ -133,7 +138,8 @@ rooms_on_advance(uv_timer_t *t)
 {
 	struct room *r = t->data;
 
-	apply_advance(r->w, r->id);	/* may drop r */
+	if (lease_check(r->w))		/* else no longer active: r may be gone */
+		apply_advance(r->w, r->id);	/* may drop r */
 }
 
 /* Arms the advance timer for r->fire_us, rounding the delay up to whole ms. */
@@ -192,13 +198,19 @@ rooms_defer(struct worker *w, int64_t room_id, uint64_t delay_ms)
 }
 
 void
-rooms_close(struct rooms *rs)
+rooms_clear(struct rooms *rs)
 {
 	size_t i;
 
 	for (i = 0; rs->bucket != NULL && i < rs->nbucket; i++)
 		while (rs->bucket[i] != NULL)
 			rooms_drop(rs, rs->bucket[i]);
+}
+
+void
+rooms_close(struct rooms *rs)
+{
+	rooms_clear(rs);
 	free(rs->bucket);
 	rs->bucket = NULL;
 	rs->nbucket = 0;

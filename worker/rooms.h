@@ -69,6 +69,11 @@ void rooms_defer(struct worker *w, int64_t room_id, uint64_t delay_ms);
  * next rooms_update() or rooms_close(). */
 struct room *rooms_get(struct rooms *rs, int64_t room_id);
 
+/* Drops every record and its timers but keeps the (empty) table, when the
+ * worker stops being the active one (lease.h); records are freed by libuv
+ * close callbacks. */
+void rooms_clear(struct rooms *rs);
+
 /* Drops every record (their memory is freed by libuv close callbacks, so the
  * loop must run once more) and the table itself. */
 void rooms_close(struct rooms *rs);

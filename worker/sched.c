@@ -13,8 +13,11 @@
  *          [0, duration]; before at_us the position has not moved yet);
  *          paused or stopped: unchanged.
  *   stop   stopped at position 0 of the item (unchanged if already so).
- *   next   the following item at 0 in the same state; refused on the last.
- *   prev   the preceding item at 0 in the same state; restarts the first.
+ *   next   the following item at 0 in the same state; on the last, the
+ *          first with repeat all, else refused (repeat one only repeats
+ *          at an item's natural end: next still skips).
+ *   prev   the preceding item at 0 in the same state; on the first, the
+ *          last with repeat all, else it restarts.
  *   seek   the position clamped to [0, duration]; playing keeps playing,
  *          paused or stopped becomes paused there. A relative seek moves
  *          by offset_us from the position the item would have when the
@@ -26,6 +29,11 @@
  *   reload see sched_reload(): moves only when the anchor's item left.
  * With an empty playlist only stop (to no item), a pause that changes
  * nothing and reload apply; jump is refused with 404, the rest with 409.
+ *
+ * "Following", "preceding", "first" and "last" are in play order: the
+ * playlist's, or with shuffle on the order of (sched_shuffle_key(seed,
+ * item_id), item_id). The order is walked with O(n) scans, never sorted,
+ * so sched still allocates nothing.
  */
 #include "sched.h"
 
@@ -36,6 +44,10 @@ static const char *const sched_names[] = {
 };
 
 #define SCHED_NACTIONS (sizeof(sched_names) / sizeof(sched_names[0]))
+
+static const char *const sched_repeat_names[] = { "off", "one", "all" };
+
+#define SCHED_NREPEAT (sizeof(sched_repeat_names) / sizeof(sched_repeat_names[0]))
 
 const char *
 sched_action_name(enum sched_action a)
@@ -54,6 +66,108 @@ sched_action_parse(const char *name, enum sched_action *a)
 			return 0;
 		}
 	return -1;
+}
+
+const char *
+sched_repeat_name(enum sched_repeat r)
+{
+	return (unsigned)r < SCHED_NREPEAT ? sched_repeat_names[r] : "off";
+}
+
+int
+sched_repeat_parse(const char *name, enum sched_repeat *r)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < SCHED_NREPEAT; i++)
+		if (strcmp(name, sched_repeat_names[i]) == 0) {
+			*r = (enum sched_repeat)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The splitmix64 finalizer: a bijective 64-bit mix. */
+static uint64_t
+sched_mix(uint64_t z)
+{
+	z += UINT64_C(0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+uint64_t
+sched_shuffle_key(uint64_t seed, int64_t item_id)
+{
+	return sched_mix(seed ^ sched_mix((uint64_t)item_id));
+}
+
+/* Returns 1 when item a plays before item b (indexes into ctx->items). */
+static int
+sched_before(const struct sched_ctx *ctx, size_t a, size_t b)
+{
+	uint64_t ka, kb;
+
+	if (!ctx->shuffle)
+		return a < b;
+	ka = sched_shuffle_key(ctx->seed, ctx->items[a].item_id);
+	kb = sched_shuffle_key(ctx->seed, ctx->items[b].item_id);
+	if (ka != kb)
+		return ka < kb;
+	return ctx->items[a].item_id < ctx->items[b].item_id;
+}
+
+/* Returns the index of the item that plays first (last when want_last), or
+ * -1 for an empty playlist. */
+static long
+sched_edge(const struct sched_ctx *ctx, int want_last)
+{
+	size_t i, best = 0;
+
+	if (ctx->n == 0)
+		return -1;
+	if (!ctx->shuffle)
+		return want_last ? (long)ctx->n - 1 : 0;
+	for (i = 1; i < ctx->n; i++)
+		if (want_last ? sched_before(ctx, best, i) : sched_before(ctx, i, best))
+			best = i;
+	return (long)best;
+}
+
+/* Returns the index of the item that plays right after idx (right before it
+ * when back), or -1 when idx is the last (the first). */
+static long
+sched_step(const struct sched_ctx *ctx, size_t idx, int back)
+{
+	long best = -1;
+	size_t i;
+
+	if (!ctx->shuffle) {
+		if (back)
+			return idx > 0 ? (long)idx - 1 : -1;
+		return idx + 1 < ctx->n ? (long)idx + 1 : -1;
+	}
+	for (i = 0; i < ctx->n; i++) {
+		if (back ? !sched_before(ctx, i, idx) : !sched_before(ctx, idx, i))
+			continue;
+		if (best < 0 || (back ? sched_before(ctx, (size_t)best, i) :
+		    sched_before(ctx, i, (size_t)best)))
+			best = (long)i;
+	}
+	return best;
+}
+
+void
+sched_order(const struct sched_ctx *ctx, size_t *order)
+{
+	long idx = sched_edge(ctx, 0);
+	size_t k;
+
+	for (k = 0; k < ctx->n && idx >= 0; k++) {
+		order[k] = (size_t)idx;
+		idx = sched_step(ctx, (size_t)idx, 0);
+	}
 }
 
 static int64_t
@@ -168,13 +282,13 @@ sched_place(const struct sched_ctx *ctx, size_t idx, enum anchor_state st,
 	out->at_us = sched_effect_us(ctx, st);
 }
 
-/* Stops the room on the first item at 0, or on no item when the playlist
+/* Stops the room on the first item (in play order) at 0, or on no item when the playlist
  * is empty, from now. */
 static void
 sched_stop_first(const struct sched_ctx *ctx, struct anchor *out)
 {
 	if (ctx->n > 0) {
-		sched_place(ctx, 0, ANCHOR_STOPPED, 0, out);
+		sched_place(ctx, (size_t)sched_edge(ctx, 0), ANCHOR_STOPPED, 0, out);
 		return;
 	}
 	memset(out, 0, sizeof(*out));
@@ -184,7 +298,8 @@ sched_stop_first(const struct sched_ctx *ctx, struct anchor *out)
 
 /* Resolves cur against a non-empty playlist. Returns the index of the item
  * and stores in *base the anchor the command applies to: cur itself, or a
- * stopped anchor at 0 on the first item when cur's item is not listed. */
+ * stopped anchor at 0 on the first item (in play order) when cur's item is
+ * not listed. */
 static size_t
 sched_base(const struct sched_ctx *ctx, const struct anchor *cur, struct anchor *base)
 {
@@ -195,10 +310,30 @@ sched_base(const struct sched_ctx *ctx, const struct anchor *cur, struct anchor 
 		base->track_id = ctx->items[idx].track_id;
 		return (size_t)idx;
 	}
+	idx = sched_edge(ctx, 0);
 	base->state = ANCHOR_STOPPED;
-	base->item_id = ctx->items[0].item_id;
-	base->track_id = ctx->items[0].track_id;
+	base->item_id = ctx->items[idx].item_id;
+	base->track_id = ctx->items[idx].track_id;
 	base->position_us = 0;
+	return (size_t)idx;
+}
+
+/* next (back 0) or prev (back 1) from base, item idx: see the rules at
+ * the top. */
+static int
+sched_skip(const struct sched_ctx *ctx, size_t idx, const struct anchor *base, int back,
+    struct anchor *out, struct sched_refusal *why)
+{
+	long to = sched_step(ctx, idx, back);
+
+	if (to < 0 && ctx->repeat == SCHED_REPEAT_ALL)
+		to = sched_edge(ctx, back);
+	if (to < 0 && back)
+		to = (long)idx;		/* prev on the first restarts it */
+	if (to < 0)
+		return sched_refuse(why, "no next item", "the current item is the last of "
+		    "the playlist and repeat is not \"all\"");
+	sched_place(ctx, (size_t)to, base->state, 0, out);
 	return 0;
 }
 
@@ -317,14 +452,8 @@ sched_apply(const struct sched_ctx *ctx, const struct anchor *cur,
 			sched_place(ctx, idx, ANCHOR_STOPPED, 0, out);
 		return 0;
 	case SCHED_NEXT:
-		if (idx + 1 >= ctx->n)
-			return sched_refuse(why, "no next item",
-			    "the current item is the last of the playlist");
-		sched_place(ctx, idx + 1, base.state, 0, out);
-		return 0;
 	case SCHED_PREV:
-		sched_place(ctx, idx > 0 ? idx - 1 : 0, base.state, 0, out);
-		return 0;
+		return sched_skip(ctx, idx, &base, cmd->action == SCHED_PREV, out, why);
 	case SCHED_SEEK:
 		sched_seek(ctx, idx, &base, cmd, out);
 		return 0;
@@ -337,6 +466,36 @@ sched_apply(const struct sched_ctx *ctx, const struct anchor *cur,
 	return sched_refuse(why, "unknown action", "the action is not one sched knows");
 }
 
+/* Returns the sum of the playlist's durations, saturated. */
+static int64_t
+sched_total_us(const struct sched_ctx *ctx)
+{
+	int64_t total = 0;
+	size_t i;
+
+	for (i = 0; i < ctx->n; i++)
+		total = sched_add(total, sched_duration(&ctx->items[i]));
+	return total;
+}
+
+/* Returns the index of the item that plays when item idx ends on its own:
+ * itself with repeat one (when it lasts), the next in play order, the first
+ * after the last with repeat all (when the playlist lasts), or -1: the room
+ * stops. A repeat over nothing that lasts would spin, so it stops instead. */
+static long
+sched_after(const struct sched_ctx *ctx, size_t idx)
+{
+	long to;
+
+	if (ctx->repeat == SCHED_REPEAT_ONE && sched_duration(&ctx->items[idx]) > 0)
+		return (long)idx;
+	if ((to = sched_step(ctx, idx, 0)) >= 0)
+		return to;
+	if (ctx->repeat == SCHED_REPEAT_ALL && sched_total_us(ctx) > 0)
+		return sched_edge(ctx, 0);
+	return -1;
+}
+
 int
 sched_has_next(const struct sched_ctx *ctx, const struct anchor *cur)
 {
@@ -344,35 +503,56 @@ sched_has_next(const struct sched_ctx *ctx, const struct anchor *cur)
 
 	if (idx < 0)
 		return ctx->n > 0;
-	return (size_t)idx + 1 < ctx->n;
+	return sched_after(ctx, (size_t)idx) >= 0;
 }
 
 int
 sched_advance(const struct sched_ctx *ctx, const struct anchor *cur,
     struct anchor *out, struct sched_refusal *why)
 {
-	long idx = sched_find(ctx, cur->item_id);
+	long idx = sched_find(ctx, cur->item_id), to;
 	int64_t end;
-	int more;
 
 	if (cur->state != ANCHOR_PLAYING)
 		return sched_refuse(why, "not playing", "only a playing item can end");
 	if (idx < 0) {
 		if (ctx->n > 0)
-			sched_place(ctx, 0, ANCHOR_PLAYING, 0, out);
+			sched_place(ctx, (size_t)sched_edge(ctx, 0), ANCHOR_PLAYING, 0, out);
 		else
 			sched_stop_first(ctx, out);
 		return 0;
 	}
 	end = sched_end_us(cur, ctx->items[idx].duration_us);
-	more = (size_t)idx + 1 < ctx->n;
-	idx = more ? idx + 1 : 0;
-	out->state = more ? ANCHOR_PLAYING : ANCHOR_STOPPED;
-	out->item_id = ctx->items[idx].item_id;
-	out->track_id = ctx->items[idx].track_id;
+	to = sched_after(ctx, (size_t)idx);
+	out->state = to >= 0 ? ANCHOR_PLAYING : ANCHOR_STOPPED;
+	if (to < 0)
+		to = sched_edge(ctx, 0);
+	out->item_id = ctx->items[to].item_id;
+	out->track_id = ctx->items[to].track_id;
 	out->position_us = 0;
 	out->at_us = end;
 	return 0;
+}
+
+int64_t
+sched_skip_cycles(const struct sched_ctx *ctx, struct anchor *a)
+{
+	long idx = sched_find(ctx, a->item_id);
+	uint64_t behind, k;
+	int64_t cycle;
+
+	if (a->state != ANCHOR_PLAYING || idx < 0 || ctx->repeat == SCHED_REPEAT_OFF)
+		return 0;
+	cycle = ctx->repeat == SCHED_REPEAT_ONE ? sched_duration(&ctx->items[idx]) :
+	    sched_total_us(ctx);
+	if (cycle <= 0 || ctx->now_us <= a->at_us)
+		return 0;
+	/* Unsigned: now - at_us is exact below 2^64, and at_us + k * cycle
+	 * lands in (now - cycle, now], inside the int64_t range. */
+	behind = (uint64_t)ctx->now_us - (uint64_t)a->at_us;
+	k = behind / (uint64_t)cycle;
+	a->at_us = (int64_t)((uint64_t)a->at_us + k * (uint64_t)cycle);
+	return k > INT64_MAX ? INT64_MAX : (int64_t)k;
 }
 
 int64_t

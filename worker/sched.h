@@ -17,6 +17,13 @@ enum sched_action {
 	SCHED_RESUME, SCHED_JUMP, SCHED_RELOAD
 };
 
+/* The room's repeat setting (rooms.repeat_mode, sql/006_modes.sql). */
+enum sched_repeat {
+	SCHED_REPEAT_OFF,	/* after the last item the room stops */
+	SCHED_REPEAT_ONE,	/* an item that ends starts again from 0 */
+	SCHED_REPEAT_ALL	/* after the last item the first plays */
+};
+
 /* One playlist entry, in playlist order. */
 struct sched_item {
 	int64_t item_id;	/* playlist_items.id */
@@ -25,13 +32,16 @@ struct sched_item {
 };
 
 /* Everything about the room and the moment that a transition depends on.
- * Later additions (repeat and shuffle modes, a per-room adaptive lead) go
- * here, so callers keep passing one struct. */
+ * The fields after lead_us may be left zero: repeat off, no shuffle. */
 struct sched_ctx {
 	const struct sched_item *items;	/* borrowed; may be NULL when n == 0 */
 	size_t n;
 	int64_t now_us;		/* server time of the decision */
-	int64_t lead_us;	/* how far ahead a start is scheduled (>= 0) */
+	int64_t lead_us;	/* how far ahead a start is scheduled (>= 0); the
+				 * room's adaptive lead (worker/lead.h) */
+	enum sched_repeat repeat;
+	int shuffle;		/* play in the order of sched_shuffle_key() */
+	uint64_t seed;		/* rooms.shuffle_seed */
 };
 
 struct sched_cmd {
@@ -55,6 +65,24 @@ const char *sched_action_name(enum sched_action a);
 
 /* Parses a wire action name. Returns 0 and sets *a, or -1 when unknown. */
 int sched_action_parse(const char *name, enum sched_action *a);
+
+/* Returns the wire name of a repeat mode ("off", "one", "all"). */
+const char *sched_repeat_name(enum sched_repeat r);
+
+/* Parses a repeat mode name. Returns 0 and sets *r, or -1 when unknown
+ * (NULL included). */
+int sched_repeat_parse(const char *name, enum sched_repeat *r);
+
+/* Returns the shuffle key of an item: a 64-bit mix of seed and item_id.
+ * With shuffle on, the play order is the order of (key, item_id): stable
+ * while the seed and the items stay, and an item added or removed does not
+ * move the others relative to each other. */
+uint64_t sched_shuffle_key(uint64_t seed, int64_t item_id);
+
+/* Stores in order[0..n) the playlist indexes in play order (playlist order,
+ * or by shuffle key when ctx->shuffle). For tests and diagnostics: sched
+ * itself walks the order without allocating. */
+void sched_order(const struct sched_ctx *ctx, size_t *order);
 
 /* Returns the position of a's item at server time t_us: position_us while not
  * playing or before at_us, else position_us + (t_us - at_us), saturating at
@@ -88,19 +116,21 @@ int sched_reload(const struct sched_ctx *ctx, const struct anchor *cur, int64_t 
     struct anchor *out);
 
 /* The automatic step at the end of cur's item (cur must be playing): the next
- * item at position 0, playing from exactly the end of the current one
- * (gapless), or, after the last item, stopped on the first item at position 0
- * with at_us = that end. When cur's item left the playlist, the first item
- * plays from now + lead (or the room stops with no item if the playlist is
- * empty). Returns 0 with *out set, or 409 with *why when cur is not playing.
- * out may alias cur. */
+ * item in play order at position 0, playing from exactly the end of the
+ * current one (gapless); with repeat one the same item again (unless it
+ * lasts 0), with repeat all the first after the last (unless the whole
+ * playlist lasts 0); otherwise, after the last item, stopped on the first
+ * item at position 0 with at_us = that end. When cur's item left the
+ * playlist, the first item plays from now + lead (or the room stops with no
+ * item if the playlist is empty). Returns 0 with *out set, or 409 with *why
+ * when cur is not playing. out may alias cur. */
 int sched_advance(const struct sched_ctx *ctx, const struct anchor *cur,
     struct anchor *out, struct sched_refusal *why);
 
 /* Returns 1 when sched_advance(ctx, cur) would start an item playing (there
- * is an item after cur's, or cur's item left a non-empty playlist), 0 when
- * it would stop the room. The worker schedules the first case lead_us early
- * and the second exactly at the end. */
+ * is an item after cur's in play order, a repeat applies, or cur's item left
+ * a non-empty playlist), 0 when it would stop the room. The worker
+ * schedules the first case lead_us early and the second exactly at the end. */
 int sched_has_next(const struct sched_ctx *ctx, const struct anchor *cur);
 
 /* Returns the server time at which the end of a's item (a playing) should be
@@ -108,6 +138,14 @@ int sched_has_next(const struct sched_ctx *ctx, const struct anchor *cur);
  * item, so clients learn its at_us before it starts; exactly at the end when
  * it stops the room. Saturating. */
 int64_t sched_fire_us(const struct sched_ctx *ctx, const struct anchor *a);
+
+/* For a playing anchor that repeats (repeat one, or repeat all) and lies
+ * whole cycles behind ctx->now_us (a worker was down for long): moves at_us
+ * forward by as many whole cycles (the item's length, or the playlist's) as
+ * fit, which leaves the timeline as heard unchanged, so that at most n + 1
+ * sched_advance() steps remain. Returns the number of cycles skipped (0: a
+ * untouched). Saturating. */
+int64_t sched_skip_cycles(const struct sched_ctx *ctx, struct anchor *a);
 
 /* Returns 1 when a and b are the same anchor, else 0: all fields equal,
  * except at_us, which only counts while playing (a paused or stopped anchor

@@ -26,10 +26,10 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	[SQL_BEGIN_R] = "BEGIN",
 	[SQL_COMMIT] = "COMMIT",
 	[SQL_ROLLBACK] = "ROLLBACK",
-	[SQL_ROOM_CODE] = "SELECT id, seq, code, last_cmd, closed_us IS NOT NULL "
-	    "FROM rooms WHERE code = ?",
-	[SQL_ROOM_ID] = "SELECT id, seq, code, last_cmd, closed_us IS NOT NULL "
-	    "FROM rooms WHERE id = ?",
+	[SQL_ROOM_CODE] = "SELECT id, seq, code, last_cmd, closed_us IS NOT NULL, "
+	    "repeat_mode, shuffle, shuffle_seed FROM rooms WHERE code = ?",
+	[SQL_ROOM_ID] = "SELECT id, seq, code, last_cmd, closed_us IS NOT NULL, "
+	    "repeat_mode, shuffle, shuffle_seed FROM rooms WHERE id = ?",
 	[SQL_SEQ] = "SELECT seq FROM rooms WHERE id = ?",
 	[SQL_PLAYLIST] = "SELECT i.id, i.track_id, t.duration_us "
 	    "FROM playlist_items i JOIN tracks t ON t.id = i.track_id "
@@ -39,8 +39,8 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	[SQL_BUMP] = "UPDATE rooms SET seq = seq + 1, last_cmd = coalesce(?, last_cmd) "
 	    "WHERE id = ? RETURNING seq",
 	[SQL_MARK] = "UPDATE rooms SET last_cmd = ? WHERE id = ?",
-	[SQL_OPEN_ROOMS] = "SELECT id, seq, code, last_cmd, 0 FROM rooms "
-	    "WHERE closed_us IS NULL ORDER BY id",
+	[SQL_OPEN_ROOMS] = "SELECT id, seq, code, last_cmd, 0, repeat_mode, shuffle, "
+	    "shuffle_seed FROM rooms WHERE closed_us IS NULL ORDER BY id",
 	/* The sweep (store_due): ?1 due time, ?2 and ?3 the (time, id) cursor,
 	 * ?4 the batch size. In the order of a partial index on the time
 	 * column where it is set and the room open, when there is one. */
@@ -50,8 +50,8 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	[SQL_DUE_IDLE] = "SELECT id, empty_since_us FROM rooms WHERE closed_us IS NULL "
 	    "AND empty_since_us IS NOT NULL AND empty_since_us <= ?1 AND "
 	    "(empty_since_us, id) > (?2, ?3) ORDER BY empty_since_us, id LIMIT ?4",
-	[SQL_ADMIN_DUE_ROOM] = "SELECT id, seq, code, last_cmd, 0 FROM rooms "
-	    "WHERE id = ?1 AND closed_us IS NULL AND admin_lost_us <= ?2",
+	[SQL_ADMIN_DUE_ROOM] = "SELECT id, seq, code, last_cmd, 0, repeat_mode, shuffle, "
+	    "shuffle_seed FROM rooms WHERE id = ?1 AND closed_us IS NULL AND admin_lost_us <= ?2",
 	/* A present admin who is online first (then there is nothing to
 	 * promote), else the longest-present member who is online, else the
 	 * longest-present member, else an offline admin (nobody to promote). */
@@ -180,7 +180,9 @@ store_text(sqlite3_stmt *s, int col, char *dst, size_t size)
 	snprintf(dst, size, "%s", t ? (const char *)t : "");
 }
 
-/* Reads one row of (id, seq, code, last_cmd, closed) from s. */
+/* Reads one row of (id, seq, code, last_cmd, closed, repeat_mode, shuffle,
+ * shuffle_seed) from s. An unknown repeat mode (the schema's CHECK forbids
+ * it) reads as off. */
 static void
 store_room_row(sqlite3_stmt *s, struct store_room *r)
 {
@@ -189,6 +191,10 @@ store_room_row(sqlite3_stmt *s, struct store_room *r)
 	store_text(s, 2, r->code, sizeof(r->code));
 	store_text(s, 3, r->last_cmd, sizeof(r->last_cmd));
 	r->closed = sqlite3_column_int(s, 4);
+	if (sched_repeat_parse((const char *)sqlite3_column_text(s, 5), &r->repeat) != 0)
+		r->repeat = SCHED_REPEAT_OFF;
+	r->shuffle = sqlite3_column_int(s, 6) != 0;
+	r->seed = (uint64_t)sqlite3_column_int64(s, 7);
 }
 
 /* Runs a bound room query. Returns 0 (found), 1 (none) or -1. */

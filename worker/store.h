@@ -2,8 +2,10 @@
  * store.h - the worker's SQLite access: rooms, playlists (live items only:
  * removed_us IS NULL), playback anchors, and what the sweep changes (admin
  * promotion, system chat lines, idle close) and presence (users.online
- * and the room's marks); sql/001_init.sql, 002_rest.sql, 005_presence.sql. One connection with prepared statements, used only on the
- * event loop thread; every change runs inside store_begin()/store_commit().
+ * and the room's marks); sql/001_init.sql, 002_rest.sql, 005_presence.sql,
+ * 006_modes.sql (a room's repeat and shuffle settings, loaded with the
+ * room). One connection with prepared statements, used only on the event
+ * loop thread; every change runs inside store_begin()/store_commit().
  */
 #ifndef TUTTI_STORE_H
 #define TUTTI_STORE_H
@@ -28,6 +30,9 @@ struct store_room {
 	char code[STORE_CODE_MAX];
 	char last_cmd[ENTRY_ID_MAX];		/* last command stream id applied */
 	int closed;
+	enum sched_repeat repeat;		/* rooms.repeat_mode (006_modes.sql) */
+	int shuffle;				/* rooms.shuffle */
+	uint64_t seed;				/* rooms.shuffle_seed */
 };
 
 /* A present user, as the sweep promotes one. */

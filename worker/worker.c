@@ -1,11 +1,11 @@
 /*
  * worker.c - the life of tutti-worker (see worker.h): start-up, the reactions
  * to the Redis connections coming and going, the liveness key, and the
- * graceful stop on SIGTERM/SIGINT (finish the batch in hand, flush the
- * queued writes, close every handle so the loop ends on its own).
+ * graceful stop on SIGTERM/SIGINT (finish the batch in hand, give the lease
+ * back, flush the queued writes, close every handle so the loop ends on
+ * its own). Becoming active or standing by is lease.c's.
  */
 #include "worker.h"
-#include "apply.h"
 #include "log.h"
 #include "publish.h"
 #include "rkeys.h"
@@ -35,7 +35,7 @@ worker_on_group(redisAsyncContext *ac, void *reply, void *privdata)
 		return;
 	}
 	w->group_ok = 1;
-	publish_alive(w);
+	lease_group_ok(w);
 	reader_kick(w);
 }
 
@@ -73,15 +73,14 @@ worker_on_wr_up(struct rconn *rc, void *arg)
 	struct worker *w = arg;
 
 	(void)rc;
-	worker_group_create(w);
-	apply_rebuild(w);
 	reader_rewind(w);	/* replies or XACKs may have been lost */
+	lease_reconnected(w);	/* sets everything up again once active */
 }
 
 int
 worker_active(const struct worker *w)
 {
-	return w->rd.ready && w->wr.ready && w->group_ok && !w->stopping;
+	return w->rd.ready && w->wr.ready && w->group_ok && !w->stopping && lease_valid(w);
 }
 
 /* libuv timer callback, every second; t->data is the worker. */
@@ -155,7 +154,9 @@ worker_close_all(struct worker *w, int force)
 	w->closed = 1;
 	rooms_close(&w->rooms);
 	reader_close(w);
+	lease_close(w);
 	sweep_close(w);
+	lead_close(&w->lead);
 	worker_close_handle((uv_handle_t *)&w->alive);
 	uv_unref((uv_handle_t *)&w->sig_term);
 	uv_unref((uv_handle_t *)&w->sig_int);
@@ -168,8 +169,10 @@ worker_stop_continue(struct worker *w)
 {
 	if (w->closed)
 		return;
-	if (w->wr.ready && w->group_ok)
+	if (w->wr.ready) {
+		lease_release(w);
 		publish_dead(w);
+	}
 	worker_close_all(w, 0);
 }
 
@@ -192,7 +195,10 @@ worker_handles(struct worker *w)
 	w->deadline.data = w;
 	w->sig_term.data = w;
 	w->sig_int.data = w;
-	if (sweep_init(w) != 0)
+	if (lead_init(&w->lead, &w->loop, &w->wr, &(struct lead_config){ w->cfg.lead_us,
+	    w->cfg.lead_margin_us, w->cfg.lead_max_us }) != 0)
+		rc = -1;
+	if (sweep_init(w) != 0 || lease_init(w) != 0)
 		rc = -1;
 	if (reader_init(w) != 0 || uv_signal_init(&w->loop, &w->sig_term) != 0 ||
 	    uv_signal_init(&w->loop, &w->sig_int) != 0) {
@@ -213,7 +219,7 @@ worker_init(struct worker *w, const struct worker_config *cfg)
 	}
 	w->loop.data = w;	/* marks the loop as initialized for worker_free */
 	if (worker_handles(w) != 0 || rooms_init(&w->rooms) != 0 ||
-	    (w->store = store_open(cfg->db_path)) == NULL || apply_restore(w) != 0)
+	    (w->store = store_open(cfg->db_path)) == NULL)
 		return -1;
 	if (uv_signal_start(&w->sig_term, worker_on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&w->sig_int, worker_on_signal, SIGINT) != 0) {
@@ -222,6 +228,8 @@ worker_init(struct worker *w, const struct worker_config *cfg)
 	}
 	uv_timer_start(&w->alive, worker_on_alive, WORKER_ALIVE_MS, WORKER_ALIVE_MS);
 	sweep_start(w);
+	lead_start(&w->lead);
+	lease_start(w);
 	return 0;
 }
 
@@ -229,9 +237,10 @@ int
 worker_run(struct worker *w)
 {
 	log_info("worker %s: lead %lld ms, beacons every %lld ms, sweep every %lld ms "
-	    "(grace %lld ms, idle %lld s)", w->cfg.id, (long long)w->cfg.lead_us / 1000,
-	    (long long)w->cfg.beacon_ms, (long long)w->cfg.sweep_ms,
-	    (long long)w->cfg.grace_us / 1000, (long long)w->cfg.idle_us / 1000000);
+	    "(grace %lld ms, idle %lld s), lease %lld ms", w->cfg.id,
+	    (long long)w->cfg.lead_us / 1000, (long long)w->cfg.beacon_ms,
+	    (long long)w->cfg.sweep_ms, (long long)w->cfg.grace_us / 1000,
+	    (long long)w->cfg.idle_us / 1000000, (long long)w->cfg.lease_ms);
 	rconn_start(&w->rd);
 	rconn_start(&w->wr);
 	uv_run(&w->loop, UV_RUN_DEFAULT);

@@ -4,13 +4,16 @@
  * stream, applies them through sched, persists anchors in SQLite, publishes
  * events, beacons and auto-advances, applies the relays' presence entries
  * (roles.h), and sweeps rooms for admin promotion, idle close and the
- * listeners of dead relays. One thread, one libuv loop, and one explicit context,
- * struct worker, passed to every module.
+ * listeners of dead relays. Several may run; only the holder of the lease
+ * (lease.h) acts, the others stand by. One thread, one libuv loop, and one
+ * explicit context, struct worker, passed to every module.
  */
 #ifndef TUTTI_WORKER_H
 #define TUTTI_WORKER_H
 
 #include "entry.h"
+#include "lead.h"
+#include "lease.h"
 #include "rconn.h"
 #include "rooms.h"
 #include "store.h"
@@ -23,11 +26,14 @@ struct worker_config {
 	const char *db_path;	/* DATADIR/tutti.db; borrowed */
 	const char *redis;	/* unix socket path or HOST:PORT; borrowed */
 	const char *id;		/* consumer name and liveness value; borrowed */
-	int64_t lead_us;	/* how far ahead starts are scheduled */
+	int64_t lead_us;	/* the minimum lead: how far ahead starts are scheduled */
+	int64_t lead_margin_us;	/* adaptive lead: added to 2 x the room's p95 RTT */
+	int64_t lead_max_us;	/* adaptive lead: the cap */
 	int64_t beacon_ms;	/* beacon period of a playing room */
 	int64_t grace_us;	/* admin gone this long: promote someone */
 	int64_t idle_us;	/* room empty this long: close it */
 	int64_t sweep_ms;	/* period of the sweep (promotions, idle closes) */
+	int64_t lease_ms;	/* expiry of the lease; renewed every third of it */
 };
 
 enum reader_phase {
@@ -53,7 +59,9 @@ struct worker {
 	struct rconn wr;		/* every other command */
 	struct reader reader;
 	struct rooms rooms;		/* the playing rooms and their timers */
+	struct lead lead;		/* per-room adaptive lead (lead.h) */
 	struct sweep sweep;		/* promotions and idle closes */
+	struct lease lease;		/* active or standby */
 	uv_timer_t alive;		/* SET tutti:worker:alive every second */
 	uv_timer_t deadline;		/* bounds a graceful stop */
 	uv_signal_t sig_term;
@@ -63,10 +71,10 @@ struct worker {
 	int closed;			/* everything has been told to close */
 };
 
-/* Opens the database, restores every open room's timeline from it (an item
- * that ended while no worker ran is advanced past) and prepares the loop,
- * the Redis connections and the signal handlers. w is the caller's memory.
- * Returns 0, or -1 after logging why (then call worker_free()). */
+/* Opens the database and prepares the loop, the Redis connections, the
+ * lease and the signal handlers; the rooms' timelines are restored once the
+ * worker takes the lease (lease.h). w is the caller's memory. Returns 0, or
+ * -1 after logging why (then call worker_free()). */
 int worker_init(struct worker *w, const struct worker_config *cfg);
 
 /* Runs the loop until SIGTERM/SIGINT has stopped the worker. Returns 0. */
@@ -80,20 +88,22 @@ void worker_free(struct worker *w);
  * call (another signal) or a 3 s deadline forces it. */
 void worker_stop(struct worker *w);
 
-/* Returns 1 when this worker is the one that acts on its own (liveness key,
- * sweep): both Redis connections up, the group there, not stopping; else 0.
- * The lease of a standby setup narrows this to the lease holder. */
+/* Returns 1 when this worker is the one that acts (reads and applies
+ * entries, liveness key, sweep): both Redis connections up, the group
+ * there, not stopping, and the lease held, set up and not run out
+ * (lease_valid()); else 0. */
 int worker_active(const struct worker *w);
 
 /* Called by the reader once the batch in flight during a stop is done. */
 void worker_stop_continue(struct worker *w);
 
 /* Issues XGROUP CREATE tutti:cmd workers 0 MKSTREAM (BUSYGROUP is fine) on
- * the write connection; the reader starts once it is answered. */
+ * the write connection; once it is answered an activation goes on
+ * (lease_group_ok()) and the reader starts when the worker is active. */
 void worker_group_create(struct worker *w);
 
 /* worker/reader.c: (re)starts the blocking read when everything it needs is
- * up: both connections, the group, not stopping, nothing in flight. */
+ * up (worker_active()) and nothing is in flight. */
 void reader_kick(struct worker *w);
 
 /* worker/reader.c: the next read starts over from this consumer's pending

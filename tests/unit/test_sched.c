@@ -3,6 +3,8 @@
  * playback state machine: each row is an anchor, a playlist, a command (or
  * the automatic advance), a time, and the anchor or refusal expected. Also
  * the saturating time arithmetic and the stream id order of worker/entry.c.
+ * mode_rows add the room's repeat setting; the shuffle order is checked by
+ * its properties (a permutation, stable, followed by every step).
  * A row's arg is the seek position, the relative seek's offset, or the item
  * of a jump or a reload.
  */
@@ -30,6 +32,13 @@ static const struct sched_item pl1[] = { { 21, 201, 5 * S } };
 static const struct sched_item plbig[] = {
 	{ 31, 301, INT64_MAX }, { 32, 302, INT64_MAX },
 };
+static const struct sched_item plzero[] = { { 41, 401, 0 }, { 42, 402, 5 * S } };
+static const struct sched_item plzero1[] = { { 41, 401, 0 } };
+static const struct sched_item plzeros[] = { { 41, 401, 0 }, { 43, 403, -7 } };
+static const struct sched_item pl8[] = {
+	{ 51, 501, 10 * S }, { 52, 502, 20 * S }, { 53, 503, 30 * S }, { 54, 504, 40 * S },
+	{ 55, 505, 50 * S }, { 56, 506, 60 * S }, { 57, 507, 70 * S }, { 58, 508, 80 * S },
+};
 
 #define PL(p) (p), sizeof(p) / sizeof((p)[0])
 #define EMPTY NULL, 0
@@ -50,6 +59,12 @@ struct row {
 	int64_t lead;
 	const char *refusal;	/* expected refusal title, or NULL */
 	struct anchor want;
+};
+
+/* A row with the room's repeat setting (rows run with repeat off). */
+struct mode_row {
+	struct row r;
+	enum sched_repeat repeat;
 };
 
 static const struct row rows[] = {
@@ -336,9 +351,9 @@ row_cmd(const struct row *r)
 
 /* Runs one row. Returns 0 when it behaves as expected, else prints why. */
 static int
-run_row(const struct row *r)
+run_row(const struct row *r, enum sched_repeat repeat)
 {
-	struct sched_ctx ctx = { r->pl, r->n, r->now, r->lead };
+	struct sched_ctx ctx = { r->pl, r->n, r->now, r->lead, repeat, 0, 0 };
 	struct sched_cmd cmd = row_cmd(r);
 	struct sched_refusal why = { 0, NULL, NULL };
 	struct anchor out = A(PAUSED, -1, -1, -1, -1);
@@ -377,15 +392,270 @@ test_sched_table(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		failed += run_row(&rows[i]);
+		failed += run_row(&rows[i], SCHED_REPEAT_OFF);
 	assert_int_equal(failed, 0);
+}
+
+#define OFF SCHED_REPEAT_OFF
+#define ONE SCHED_REPEAT_ONE
+#define ALL SCHED_REPEAT_ALL
+
+/* The repeat setting, and the named cases. */
+static const struct mode_row mode_rows[] = {
+	{ { "repeat one: the item again from exactly its end",
+	    A(PLAYING, 12, 102, 0, NOW - 199 * S), PL(pl3), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 12, 102, 0, NOW + S) }, ONE },
+	{ { "repeat one on the last item: the item again", A(PLAYING, 13, 103, 0, NOW - S),
+	    PL(pl3), OP_ADVANCE, 0, NOW, LEAD, NULL, A(PLAYING, 13, 103, 0, NOW + S) }, ONE },
+	{ { "repeat one, resumed mid-item: end = at + duration - position",
+	    A(PLAYING, 11, 101, 100 * S, NOW), PL(pl3), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 11, 101, 0, NOW + 80 * S) }, ONE },
+	{ { "repeat one, an item of length 0 does not spin: the next item",
+	    A(PLAYING, 41, 401, 0, NOW), PL(plzero), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 42, 402, 0, NOW) }, ONE },
+	{ { "repeat one, the only item lasts 0: stopped", A(PLAYING, 41, 401, 0, NOW),
+	    PL(plzero1), OP_ADVANCE, 0, NOW, LEAD, NULL, A(STOPPED, 41, 401, 0, NOW) }, ONE },
+	{ { "repeat one: next still skips", A(PLAYING, 11, 101, 9 * S, NOW - S), PL(pl3),
+	    OP_NEXT, 0, NOW, LEAD, NULL, A(PLAYING, 12, 102, 0, NOW + LEAD) }, ONE },
+	{ { "repeat all: after the last the first, gapless",
+	    A(PLAYING, 13, 103, 0, NOW - S), PL(pl3), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 11, 101, 0, NOW + S) }, ALL },
+	{ { "repeat all, mid playlist: the next item", A(PLAYING, 11, 101, 0, NOW), PL(pl3),
+	    OP_ADVANCE, 0, NOW, LEAD, NULL, A(PLAYING, 12, 102, 0, NOW + 180 * S) }, ALL },
+	{ { "repeat all, a single item: itself again", A(PLAYING, 21, 201, 0, NOW), PL(pl1),
+	    OP_ADVANCE, 0, NOW, LEAD, NULL, A(PLAYING, 21, 201, 0, NOW + 5 * S) }, ALL },
+	{ { "repeat all, the playlist lasts 0: stopped, no spin",
+	    A(PLAYING, 43, 403, 0, NOW), PL(plzeros), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(STOPPED, 41, 401, 0, NOW) }, ALL },
+	{ { "next on the last item, repeat off: refused", A(PLAYING, 13, 103, 0, NOW - S),
+	    PL(pl3), OP_NEXT, 0, NOW, LEAD, "no next item", NONE }, OFF },
+	{ { "next on the last item, repeat one: refused", A(PLAYING, 13, 103, 0, NOW - S),
+	    PL(pl3), OP_NEXT, 0, NOW, LEAD, "no next item", NONE }, ONE },
+	{ { "next on the last item, repeat all: the first, playing at now + lead",
+	    A(PLAYING, 13, 103, S, NOW - S), PL(pl3), OP_NEXT, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 11, 101, 0, NOW + LEAD) }, ALL },
+	{ { "next on the last item when paused, repeat all: paused on the first",
+	    A(PAUSED, 13, 103, S, NOW - S), PL(pl3), OP_NEXT, 0, NOW, LEAD, NULL,
+	    A(PAUSED, 11, 101, 0, NOW) }, ALL },
+	{ { "next on a single item, repeat all: restarts it", A(STOPPED, 21, 201, 0, NOW),
+	    PL(pl1), OP_NEXT, 0, NOW, LEAD, NULL, A(STOPPED, 21, 201, 0, NOW) }, ALL },
+	{ { "prev on the first item, repeat all: the last", A(PLAYING, 11, 101, 30 * S,
+	    NOW - S), PL(pl3), OP_PREV, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 13, 103, 0, NOW + LEAD) }, ALL },
+	{ { "prev on the first item, repeat one: restarts it",
+	    A(PLAYING, 11, 101, 30 * S, NOW - S), PL(pl3), OP_PREV, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 11, 101, 0, NOW + LEAD) }, ONE },
+	{ { "seek past the end, repeat one: clamped to the duration, no wrap",
+	    A(PLAYING, 13, 103, 0, NOW), PL(pl3), OP_SEEK, 10 * S, NOW, LEAD, NULL,
+	    A(PLAYING, 13, 103, 2 * S, NOW + LEAD) }, ONE },
+	{ { "seek past the end when paused: paused at the duration",
+	    A(PAUSED, 12, 102, 5 * S, NOW - S), PL(pl3), OP_SEEK, 201 * S, NOW, LEAD, NULL,
+	    A(PAUSED, 12, 102, 200 * S, NOW) }, OFF },
+	{ { "pause at the last sample (23 us before the end)",
+	    A(PLAYING, 13, 103, 0, NOW - 2 * S + 23), PL(pl3), OP_PAUSE, 0, NOW, LEAD, NULL,
+	    A(PAUSED, 13, 103, 2 * S - 23, NOW) }, ALL },
+	{ { "pause 1 us before the end, resumed: 1 us left", A(PLAYING, 13, 103, S,
+	    NOW - S + 1), PL(pl3), OP_PAUSE, 0, NOW, LEAD, NULL,
+	    A(PAUSED, 13, 103, 2 * S - 1, NOW) }, OFF },
+	{ { "repeat all, the end overflows: saturates", A(PLAYING, 32, 302, 0, NOW),
+	    PL(plbig), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 31, 301, 0, INT64_MAX) }, ALL },
+	{ { "repeat one, a position that would overflow (INT64_MIN): saturates",
+	    A(PLAYING, 31, 301, INT64_MIN, NOW), PL(plbig), OP_ADVANCE, 0, NOW, LEAD, NULL,
+	    A(PLAYING, 31, 301, 0, INT64_MAX) }, ONE },
+	{ { "repeat one, pause when the position would overflow: the duration",
+	    A(PLAYING, 31, 301, INT64_MAX - 5, NOW - 10), PL(plbig), OP_PAUSE, 0, NOW, LEAD,
+	    NULL, A(PAUSED, 31, 301, INT64_MAX, NOW) }, ONE },
+	{ { "repeat one, relative seek that would overflow: the duration",
+	    A(PLAYING, 13, 103, S, NOW - S), PL(pl3), OP_SEEK_BY, INT64_MAX, NOW, LEAD, NULL,
+	    A(PLAYING, 13, 103, 2 * S, NOW + LEAD) }, ONE },
+};
+
+static void
+test_sched_modes(void **state)
+{
+	size_t i;
+	int failed = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(mode_rows) / sizeof(mode_rows[0]); i++)
+		failed += run_row(&mode_rows[i].r, mode_rows[i].repeat);
+	assert_int_equal(failed, 0);
+}
+
+/* With a repeat, the last item's end starts another item: it is applied
+ * lead early; and a room that lay whole cycles behind skips them. */
+static void
+test_sched_modes_fire(void **state)
+{
+	struct sched_ctx ctx = { PL(pl3), NOW, LEAD, ONE, 0, 0 };
+	struct anchor last = A(PLAYING, 13, 103, 0, NOW), a;
+
+	(void)state;
+	assert_true(sched_has_next(&ctx, &last));
+	assert_int_equal(sched_fire_us(&ctx, &last), NOW + 2 * S - LEAD);
+	ctx.repeat = ALL;
+	assert_true(sched_has_next(&ctx, &last));
+	ctx.repeat = OFF;
+	assert_false(sched_has_next(&ctx, &last));
+	assert_int_equal(sched_fire_us(&ctx, &last), NOW + 2 * S);
+	/* Repeat one of a 2 s item, 7.5 s behind: 3 cycles skipped. */
+	ctx.repeat = ONE;
+	a = (struct anchor)A(PLAYING, 13, 103, 0, NOW - 7 * S - S / 2);
+	assert_int_equal(sched_skip_cycles(&ctx, &a), 3);
+	assert_int_equal(a.at_us, NOW - S - S / 2);
+	assert_int_equal(sched_position_at(&a, NOW), S + S / 2);
+	/* Repeat all: the cycle is the playlist, 382 s. */
+	ctx.repeat = ALL;
+	a = (struct anchor)A(PLAYING, 11, 101, 5 * S, NOW - 1000 * S);
+	assert_int_equal(sched_skip_cycles(&ctx, &a), 2);
+	assert_int_equal(a.at_us, NOW - 236 * S);
+	/* Nothing to skip: repeat off, not playing, ahead, or length 0. */
+	ctx.repeat = OFF;
+	a = (struct anchor)A(PLAYING, 11, 101, 0, NOW - 1000 * S);
+	assert_int_equal(sched_skip_cycles(&ctx, &a), 0);
+	ctx.repeat = ONE;
+	a = (struct anchor)A(PAUSED, 11, 101, 0, NOW - 1000 * S);
+	assert_int_equal(sched_skip_cycles(&ctx, &a), 0);
+	a = (struct anchor)A(PLAYING, 11, 101, 0, NOW + S);
+	assert_int_equal(sched_skip_cycles(&ctx, &a), 0);
+	ctx.items = plzero1;
+	ctx.n = 1;
+	a = (struct anchor)A(PLAYING, 41, 401, 0, INT64_MIN);
+	assert_int_equal(sched_skip_cycles(&ctx, &a), 0);
+	/* Far behind (at_us INT64_MIN): saturates, stays within a cycle. */
+	ctx.items = pl3;
+	ctx.n = 3;
+	a = (struct anchor)A(PLAYING, 13, 103, 0, INT64_MIN);
+	assert_true(sched_skip_cycles(&ctx, &a) > 0);
+	assert_true(a.at_us <= NOW && a.at_us > NOW - 2 * S - 2 * S);
+	assert_string_equal(sched_repeat_name(ALL), "all");
+	assert_int_equal(sched_repeat_parse("one", &ctx.repeat), 0);
+	assert_int_equal(ctx.repeat, ONE);
+	assert_int_equal(sched_repeat_parse("ONE", &ctx.repeat), -1);
+	assert_int_equal(sched_repeat_parse(NULL, &ctx.repeat), -1);
+}
+
+#define N8 (sizeof(pl8) / sizeof(pl8[0]))
+
+/* Returns 1 when order is a permutation of 0..n-1. */
+static int
+is_permutation(const size_t *order, size_t n)
+{
+	int seen[N8] = { 0 };
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (order[i] >= n || seen[order[i]])
+			return 0;
+		seen[order[i]] = 1;
+	}
+	return 1;
+}
+
+/* Checks that next, prev and the advance walk ctx's shuffle order. */
+static void
+check_walk(const struct sched_ctx *ctx, const size_t *order)
+{
+	struct sched_cmd next = { .action = SCHED_NEXT }, prev = { .action = SCHED_PREV };
+	struct sched_cmd play = { .action = SCHED_PLAY };
+	struct sched_refusal why;
+	struct anchor a, out, none = NONE;
+	size_t k;
+
+	for (k = 0; k < N8; k++) {
+		a = (struct anchor)A(PLAYING, pl8[order[k]].item_id, pl8[order[k]].track_id,
+		    0, NOW - S);
+		if (k + 1 < N8) {
+			assert_int_equal(sched_apply(ctx, &a, &next, &out, &why), 0);
+			assert_int_equal(out.item_id, pl8[order[k + 1]].item_id);
+			assert_int_equal(sched_advance(ctx, &a, &out, &why), 0);
+			assert_int_equal(out.item_id, pl8[order[k + 1]].item_id);
+			assert_int_equal(out.state, ANCHOR_PLAYING);
+		} else if (ctx->repeat == SCHED_REPEAT_ALL) {
+			assert_int_equal(sched_apply(ctx, &a, &next, &out, &why), 0);
+			assert_int_equal(out.item_id, pl8[order[0]].item_id);
+		} else {
+			assert_int_equal(sched_apply(ctx, &a, &next, &out, &why), 409);
+			assert_int_equal(sched_advance(ctx, &a, &out, &why), 0);
+			assert_int_equal(out.state, ANCHOR_STOPPED);
+			assert_int_equal(out.item_id, pl8[order[0]].item_id);
+		}
+		assert_int_equal(sched_apply(ctx, &a, &prev, &out, &why), 0);
+		if (k > 0)
+			assert_int_equal(out.item_id, pl8[order[k - 1]].item_id);
+		else		/* prev on the first: the last, or a restart */
+			assert_int_equal(out.item_id, pl8[order[ctx->repeat ==
+			    SCHED_REPEAT_ALL ? N8 - 1 : 0]].item_id);
+	}
+	assert_int_equal(sched_apply(ctx, &none, &play, &out, &why), 0);
+	assert_int_equal(out.item_id, pl8[order[0]].item_id);
+}
+
+/* The shuffle order: a permutation, the same for the same seed and items
+ * (whatever the time), followed by next, prev, the advance and play; an
+ * item removed leaves the others' order; another seed, another order. */
+static void
+test_sched_shuffle(void **state)
+{
+	static const uint64_t seeds[] = { 1, 2, 42, UINT64_C(0xdeadbeef), UINT64_MAX };
+	struct sched_ctx ctx = { PL(pl8), NOW, LEAD, OFF, 1, 0 };
+	struct sched_item fewer[N8 - 1];
+	size_t order[N8], again[N8], sub[N8 - 1], i, j, k, moved = 0, differ = 0;
+	size_t first[N8];
+
+	(void)state;
+	for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		ctx.seed = seeds[i];
+		ctx.now_us = NOW;
+		sched_order(&ctx, order);
+		assert_true(is_permutation(order, N8));
+		ctx.now_us = NOW + 3600 * S;
+		ctx.lead_us = 2 * S;
+		sched_order(&ctx, again);
+		assert_memory_equal(order, again, sizeof(order));
+		ctx.repeat = OFF;
+		check_walk(&ctx, order);
+		ctx.repeat = ALL;
+		check_walk(&ctx, order);
+		for (k = 0; k < N8; k++)
+			moved += order[k] != k;
+		if (i == 0)
+			memcpy(first, order, sizeof(first));
+		else
+			differ += memcmp(first, order, sizeof(first)) != 0;
+		/* Remove the third item: the others keep their relative order. */
+		for (j = k = 0; j < N8; j++)
+			if (j != 2)
+				fewer[k++] = pl8[j];
+		ctx.items = fewer;
+		ctx.n = N8 - 1;
+		sched_order(&ctx, sub);
+		for (j = k = 0; j < N8; j++) {
+			if (order[j] == 2)
+				continue;
+			assert_int_equal(fewer[sub[k]].item_id, pl8[order[j]].item_id);
+			k++;
+		}
+		ctx.items = pl8;
+		ctx.n = N8;
+	}
+	assert_true(moved > 0);		/* some seed shuffles at all */
+	assert_true(differ > 0);	/* and seeds differ */
+	/* Shuffle off: the playlist order, whatever the seed. */
+	ctx.shuffle = 0;
+	sched_order(&ctx, order);
+	for (k = 0; k < N8; k++)
+		assert_int_equal(order[k], k);
+	assert_int_equal(sched_shuffle_key(7, 51), sched_shuffle_key(7, 51));
+	assert_true(sched_shuffle_key(7, 51) != sched_shuffle_key(8, 51));
 }
 
 /* In-place use (out aliasing cur) gives the same result. */
 static void
 test_sched_alias(void **state)
 {
-	struct sched_ctx ctx = { PL(pl3), NOW, LEAD };
+	struct sched_ctx ctx = { PL(pl3), NOW, LEAD, SCHED_REPEAT_OFF, 0, 0 };
 	struct sched_cmd next = { .action = SCHED_NEXT };
 	struct sched_refusal why;
 	struct anchor a = A(PLAYING, 11, 101, 0, NOW - S), want = A(PLAYING, 12, 102, 0,
@@ -452,7 +722,7 @@ test_sched_arith(void **state)
 static void
 test_sched_fire(void **state)
 {
-	struct sched_ctx ctx = { PL(pl3), NOW, LEAD };
+	struct sched_ctx ctx = { PL(pl3), NOW, LEAD, SCHED_REPEAT_OFF, 0, 0 };
 	struct anchor mid = A(PLAYING, 11, 101, 0, NOW), last = A(PLAYING, 13, 103, 0, NOW);
 	struct anchor gone = A(PLAYING, 99, 909, 0, NOW);
 
@@ -494,7 +764,7 @@ test_sched_names(void **state)
 static void
 test_sched_reload(void **state)
 {
-	struct sched_ctx ctx = { PL(pl3), NOW, LEAD };
+	struct sched_ctx ctx = { PL(pl3), NOW, LEAD, SCHED_REPEAT_OFF, 0, 0 };
 	struct anchor mid = A(PLAYING, 12, 102, 0, NOW), gone = A(PLAYING, 99, 909, 0, NOW);
 	struct anchor none = NONE, out;
 
@@ -566,6 +836,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sched_table),
+		cmocka_unit_test(test_sched_modes),
+		cmocka_unit_test(test_sched_modes_fire),
+		cmocka_unit_test(test_sched_shuffle),
 		cmocka_unit_test(test_sched_alias),
 		cmocka_unit_test(test_sched_arith),
 		cmocka_unit_test(test_sched_fire),

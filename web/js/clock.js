@@ -1,9 +1,11 @@
 /*
  * clock.js - the page's estimate of server time (ARCHITECTURE.md, "Time and
  * the sync model"). NTP-style probes go over the room's WebSocket as
- * {"type":"ping","id","t0"} and come back as pongs carrying the relay's
- * receive and send times (docs/protocol.md); the samples with the lowest round
- * trip give the offset. player.js maps anchors through it; realtime.js feeds it.
+ * {"type":"ping","id","t0","rtt_us"} and come back as pongs carrying the
+ * relay's receive and send times (docs/protocol.md); the samples with the
+ * lowest round trip give the offset. Each probe also reports the last round
+ * trip measured on this connection (rtt_us), from which the server sizes the
+ * room's lead. player.js maps anchors through it; realtime.js feeds it.
  */
 
 /** This page's clock: µs since the Unix epoch, on the monotonic performance timeline. */
@@ -30,6 +32,7 @@ export class ClockSync extends EventTarget {
 	#generation = 0;       // bumps with each connection
 	#timers = [];
 	#estimate = null;      // {offset_us, rtt_us, uncertainty_us} from samples
+	#lastRtt = null;       // the last round trip measured on this connection, µs
 	#hint = null;          // coarse offset from a one-way server timestamp
 
 	/**
@@ -41,6 +44,7 @@ export class ClockSync extends EventTarget {
 		this.detach();
 		this.#send = send;
 		this.#generation++;
+		this.#lastRtt = null;
 		for (let i = 0; i < BURST_PROBES; i++)
 			this.#timers.push(setTimeout(() => this.#probe(), i * BURST_SPACING_MS));
 		this.#timers.push(setInterval(() => this.#probe(), REFRESH_MS));
@@ -80,6 +84,7 @@ export class ClockSync extends EventTarget {
 		const rtt = (t3 - t0) - (t2 - t1);
 		if (rtt < 0)
 			return;
+		this.#lastRtt = Math.round(rtt);
 		this.#addSample({offset_us: ((t1 - t0) + (t2 - t3)) / 2, rtt_us: rtt,
 			generation: this.#generation});
 	}
@@ -129,7 +134,10 @@ export class ClockSync extends EventTarget {
 		const id = this.#nextId++;
 		const t0 = Math.round(now);
 		this.#pending.set(id, {t0, generation: this.#generation});
-		if (!this.#send({type: 'ping', id, t0}))
+		const ping = {type: 'ping', id, t0};
+		if (this.#lastRtt !== null)
+			ping.rtt_us = this.#lastRtt;
+		if (!this.#send(ping))
 			this.#pending.delete(id);
 	}
 
