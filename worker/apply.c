@@ -174,6 +174,12 @@ apply_answer(struct worker *w, const struct entry *e, const struct apply_out *ou
 	case APPLY_SKIPPED:
 		log_info("room %s: entry %s was applied before (last %s); answering again",
 		    e->room, e->id, out->room.last_cmd);
+		/* Its event may never have left a worker that died after COMMIT:
+		 * when it was the last change to the room, publish it again (a
+		 * listener that saw it ignores the repeated seq). */
+		if (strcmp(e->id, out->room.last_cmd) == 0 &&
+		    out->room.last_cmd_seq == out->room.seq)
+			publish_playback(w, out->room.code, out->seq, &out->a, act);
 		break;
 	case APPLY_SAME:
 		log_debug("room %s: %s by user %lld (entry %s) changes nothing", e->room, act,

@@ -27,20 +27,21 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	[SQL_COMMIT] = "COMMIT",
 	[SQL_ROLLBACK] = "ROLLBACK",
 	[SQL_ROOM_CODE] = "SELECT id, seq, code, last_cmd, closed_us IS NOT NULL, "
-	    "repeat_mode, shuffle, shuffle_seed FROM rooms WHERE code = ?",
+	    "repeat_mode, shuffle, shuffle_seed, last_cmd_seq FROM rooms WHERE code = ?",
 	[SQL_ROOM_ID] = "SELECT id, seq, code, last_cmd, closed_us IS NOT NULL, "
-	    "repeat_mode, shuffle, shuffle_seed FROM rooms WHERE id = ?",
+	    "repeat_mode, shuffle, shuffle_seed, last_cmd_seq FROM rooms WHERE id = ?",
 	[SQL_SEQ] = "SELECT seq FROM rooms WHERE id = ?",
 	[SQL_PLAYLIST] = "SELECT i.id, i.track_id, t.duration_us "
 	    "FROM playlist_items i JOIN tracks t ON t.id = i.track_id "
 	    "WHERE i.room_id = ? AND i.removed_us IS NULL ORDER BY i.position",
 	[SQL_WRITE] = "INSERT OR REPLACE INTO playback "
 	    "(room_id, state, item_id, position_us, at_us) VALUES (?, ?, ?, ?, ?)",
-	[SQL_BUMP] = "UPDATE rooms SET seq = seq + 1, last_cmd = coalesce(?, last_cmd) "
-	    "WHERE id = ? RETURNING seq",
-	[SQL_MARK] = "UPDATE rooms SET last_cmd = ? WHERE id = ?",
+	[SQL_BUMP] = "UPDATE rooms SET seq = seq + 1, last_cmd = coalesce(?1, last_cmd), "
+	    "last_cmd_seq = CASE WHEN ?1 IS NULL THEN last_cmd_seq ELSE seq + 1 END "
+	    "WHERE id = ?2 RETURNING seq",
+	[SQL_MARK] = "UPDATE rooms SET last_cmd = ?, last_cmd_seq = -1 WHERE id = ?",
 	[SQL_OPEN_ROOMS] = "SELECT id, seq, code, last_cmd, 0, repeat_mode, shuffle, "
-	    "shuffle_seed FROM rooms WHERE closed_us IS NULL ORDER BY id",
+	    "shuffle_seed, last_cmd_seq FROM rooms WHERE closed_us IS NULL ORDER BY id",
 	/* The sweep (store_due): ?1 due time, ?2 and ?3 the (time, id) cursor,
 	 * ?4 the batch size. In the order of a partial index on the time
 	 * column where it is set and the room open, when there is one. */
@@ -51,7 +52,7 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	    "AND empty_since_us IS NOT NULL AND empty_since_us <= ?1 AND "
 	    "(empty_since_us, id) > (?2, ?3) ORDER BY empty_since_us, id LIMIT ?4",
 	[SQL_ADMIN_DUE_ROOM] = "SELECT id, seq, code, last_cmd, 0, repeat_mode, shuffle, "
-	    "shuffle_seed FROM rooms WHERE id = ?1 AND closed_us IS NULL AND admin_lost_us <= ?2",
+	    "shuffle_seed, last_cmd_seq FROM rooms WHERE id = ?1 AND closed_us IS NULL AND admin_lost_us <= ?2",
 	/* A present admin who is online first (then there is nothing to
 	 * promote), else the longest-present member who is online, else the
 	 * longest-present member, else an offline admin (nobody to promote). */
@@ -181,7 +182,7 @@ store_text(sqlite3_stmt *s, int col, char *dst, size_t size)
 }
 
 /* Reads one row of (id, seq, code, last_cmd, closed, repeat_mode, shuffle,
- * shuffle_seed) from s. An unknown repeat mode (the schema's CHECK forbids
+ * shuffle_seed, last_cmd_seq) from s. An unknown repeat mode (the schema's CHECK forbids
  * it) reads as off. */
 static void
 store_room_row(sqlite3_stmt *s, struct store_room *r)
@@ -195,6 +196,7 @@ store_room_row(sqlite3_stmt *s, struct store_room *r)
 		r->repeat = SCHED_REPEAT_OFF;
 	r->shuffle = sqlite3_column_int(s, 6) != 0;
 	r->seed = (uint64_t)sqlite3_column_int64(s, 7);
+	r->last_cmd_seq = sqlite3_column_int64(s, 8);
 }
 
 /* Runs a bound room query. Returns 0 (found), 1 (none) or -1. */
@@ -342,6 +344,12 @@ store_mark(struct store *st, int64_t room_id, const char *last_cmd)
 	sqlite3_bind_text(s, 1, last_cmd, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, room_id);
 	return store_run(st, s);
+}
+
+sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
 }
 
 int

@@ -15,6 +15,7 @@
 #include "roles.h"
 #include "sched.h"
 
+#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,7 @@ struct store_room {
 	int64_t seq;				/* seq of the room's last event */
 	char code[STORE_CODE_MAX];
 	char last_cmd[ENTRY_ID_MAX];		/* last command stream id applied */
+	int64_t last_cmd_seq;			/* seq of its playback event, -1: none */
 	int closed;
 	enum sched_repeat repeat;		/* rooms.repeat_mode (006_modes.sql) */
 	int shuffle;				/* rooms.shuffle */
@@ -78,6 +80,10 @@ struct store_list {
  * migrates it). Returns the store, which the caller frees with store_close(),
  * or NULL after logging why. */
 struct store *store_open(const char *path);
+
+/* Returns the store's connection, for settings such as ckpt_init(); it
+ * stays owned by the store. */
+sqlite3 *store_db(struct store *st);
 
 /* Closes the database and frees st (NULL is fine). */
 void store_close(struct store *st);

@@ -12,6 +12,7 @@
 #define TUTTI_WORKER_H
 
 #include "entry.h"
+#include "ckpt.h"
 #include "lead.h"
 #include "lease.h"
 #include "rconn.h"
@@ -60,6 +61,7 @@ struct worker {
 	struct reader reader;
 	struct rooms rooms;		/* the playing rooms and their timers */
 	struct lead lead;		/* per-room adaptive lead (lead.h) */
+	struct ckpt ckpt;		/* WAL checkpoints off the loop (ckpt.h) */
 	struct sweep sweep;		/* promotions and idle closes */
 	struct lease lease;		/* active or standby */
 	uv_timer_t alive;		/* SET tutti:worker:alive every second */
