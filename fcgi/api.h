@@ -126,8 +126,13 @@ int api_query_int(struct api_req *r, const char *name, int64_t def, int64_t min,
  * a token of another room). */
 int api_auth(struct api_req *r, const char *code, struct api_user *u);
 
-/* Writes the session hash the relays read (RKEY_SESSION + token hash).
- * Returns 0, or -1 when Redis is unreachable (logged). */
+/* Queues (api_redis_append) the write of the session hash the relays read
+ * (RKEY_SESSION + token hash: room, user_id, name, role). Returns 0, or -1
+ * when Redis is unreachable. */
+int api_session_append(struct api_thread *t, const struct api_user *u);
+
+/* Writes the session hash now. Returns 0, or -1 when Redis is unreachable
+ * or refused it (logged). */
 int api_session_store(struct api_thread *t, const struct api_user *u);
 
 /* --- redis.c ------------------------------------------------------------ */

@@ -83,14 +83,16 @@ api_auth(struct api_req *r, const char *code, struct api_user *u)
 }
 
 int
+api_session_append(struct api_thread *t, const struct api_user *u)
+{
+	return api_redis_append(t, "HSET " RKEY_SESSION "%s room %s user_id %lld name %s "
+	    "role %s", u->token_hash, u->code, (long long)u->id, u->name, u->role);
+}
+
+int
 api_session_store(struct api_thread *t, const struct api_user *u)
 {
-	redisReply *rep;
-
-	rep = api_redis_cmd(t, "HSET " RKEY_SESSION "%s room %s user_id %lld name %s role %s",
-	    u->token_hash, u->code, (long long)u->id, u->name, u->role);
-	if (rep == NULL)
+	if (api_session_append(t, u) != 0)
 		return -1;
-	freeReplyObject(rep);
-	return 0;
+	return api_redis_drain(t, 1);
 }

@@ -238,8 +238,7 @@ api_room_announce(struct api_thread *t, const struct api_user *u)
 
 	n += api_redis_append(t, "SET " RKEY_ROOM "%s %lld", u->code,
 	    (long long)u->room_id) == 0;
-	n += api_redis_append(t, "HSET " RKEY_SESSION "%s room %s user_id %lld name %s "
-	    "role %s", u->token_hash, u->code, (long long)u->id, u->name, u->role) == 0;
+	n += api_session_append(t, u) == 0;
 	api_redis_drain(t, n);
 }
 

@@ -65,6 +65,23 @@ class Stack:
             time.sleep(0.1)
         raise RuntimeError("stack did not become healthy:\n" + self.logtext())
 
+    def start_or_end(self, t):
+        """Starts the stack; when it cannot start, reports that as one failing
+        check, stops what did start and ends the run (Tap.done exits)."""
+        try:
+            self.start()
+        except Exception as e:  # noqa: BLE001 - report, never crash the runner
+            t.check(False, "the stack starts", e)
+            self.stop()
+            t.done()
+
+    def check_sanitizers(self, t):
+        """After stop(): one check that no server process logged an ASan,
+        LSan or UBSan report."""
+        reports = self.sanitizer_reports()
+        t.check(not reports, "no sanitizer report from any server process",
+                "\n".join(reports[:20]))
+
     def logtext(self, limit=4000):
         try:
             with open(os.path.join(self.tmp, "stack.log"), "rb") as f:

@@ -138,6 +138,7 @@ def main():
         t.run(run_matrix, s, "everyone")
     finally:
         s.stop()
+    s.check_sanitizers(t)
     t.done()
 
 

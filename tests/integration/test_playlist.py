@@ -162,6 +162,7 @@ def main():
             t.run(fn, s, ctx)
     finally:
         s.stop()
+    s.check_sanitizers(t)
     t.done()
 
 

@@ -186,6 +186,7 @@ def main():
             t.run(fn, s)
     finally:
         s.stop()
+    s.check_sanitizers(t)
     t.done()
 
 
