@@ -206,6 +206,12 @@ int api_need_policy(struct api_req *r, const struct api_room *room,
  * the current row of st, columns from col: id, name, role, joined_us. */
 json_t *api_user_row_json(sqlite3_stmt *st, int col);
 
+/* Returns a new array of the room's present users in the order they joined,
+ * each {id, name, role, joined_us, online} (online: a WebSocket is open on
+ * some relay), and sets *listeners to how many are online; NULL on a
+ * database error. users.c */
+json_t *api_users_json(sqlite3 *db, int64_t room_id, int64_t *listeners);
+
 /* --- event.c: transactions and room events ------------------------------- */
 
 /* BEGIN IMMEDIATE. Returns 0, or -1 after sending 503 (database busy). */

@@ -329,19 +329,6 @@ api_rooms_join(struct api_req *r)
 	    api_user_json(&u), "room", api_settings_json(&room, &modes)), NULL);
 }
 
-static json_t *
-api_users_json(sqlite3 *db, int64_t room_id)
-{
-	sqlite3_stmt *st = api_sql(db, "SELECT id, name, role, joined_us FROM users WHERE "
-	    "room_id = ? AND left_us IS NULL ORDER BY joined_us, id", "i", room_id);
-	json_t *a = json_array();
-
-	while (st != NULL && sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(a, api_user_row_json(st, 0));
-	api_sql_done(st);
-	return a;
-}
-
 /* Reads the room's seq and playlist version. Returns 0 or -1. */
 static int
 api_room_counters(sqlite3 *db, int64_t room_id, int64_t *seq, int64_t *version)
@@ -364,26 +351,28 @@ static json_t *
 api_room_json(struct api_req *r, const struct api_room *room, const struct api_user *u)
 {
 	sqlite3 *db = r->t->db;
-	json_t *j = NULL, *pl = NULL, *chat = NULL, *reqs = NULL;
+	json_t *j = NULL, *pl = NULL, *chat = NULL, *reqs = NULL, *users = NULL;
 	struct api_modes modes;
 	struct anchor a;
-	int64_t seq = 0, version = 0;
+	int64_t seq = 0, version = 0, listeners = 0;
 
 	if (api_room_counters(db, room->id, &seq, &version) != 0 ||
 	    api_modes_load(db, room->id, &modes) != 0 ||
 	    anchor_load(db, room->id, &a) < 0 ||
 	    (pl = api_playlist_json(db, room->id)) == NULL ||
 	    (chat = api_chat_recent(db, room->id, 50)) == NULL ||
-	    (reqs = api_requests_pending(db, room->id)) == NULL)
+	    (reqs = api_requests_pending(db, room->id)) == NULL ||
+	    (users = api_users_json(db, room->id, &listeners)) == NULL)
 		goto out;
 	j = api_settings_json(room, &modes);
-	json_object_update_new(j, json_pack("{s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o, s:o}",
+	json_object_update_new(j, json_pack("{s:I, s:I, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o}",
 	    "seq", (json_int_t)seq, "now_us", (json_int_t)clock_now_us(),
-	    "you", api_user_json(u), "users", api_users_json(db, room->id),
+	    "you", api_user_json(u), "users", users, "listeners", (json_int_t)listeners,
 	    "playlist_version", (json_int_t)version, "playlist", pl,
 	    "playback", anchor_json(&a), "chat", chat, "requests", reqs));
-	pl = chat = reqs = NULL;
+	pl = chat = reqs = users = NULL;
 out:
+	json_decref(users);
 	json_decref(pl);
 	json_decref(chat);
 	json_decref(reqs);

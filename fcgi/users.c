@@ -17,29 +17,45 @@
 #include <stdio.h>
 #include <string.h>
 
+json_t *
+api_users_json(sqlite3 *db, int64_t room_id, int64_t *listeners)
+{
+	sqlite3_stmt *st = api_sql(db, "SELECT id, name, role, joined_us, online FROM users "
+	    "WHERE room_id = ? AND left_us IS NULL ORDER BY joined_us, id", "i", room_id);
+	json_t *a = json_array(), *u;
+	int rc = SQLITE_ERROR;
+
+	*listeners = 0;
+	while (st != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		u = api_user_row_json(st, 0);
+		json_object_set_new(u, "online", json_boolean(sqlite3_column_int(st, 4)));
+		*listeners += sqlite3_column_int(st, 4) != 0;
+		json_array_append_new(a, u);
+	}
+	api_sql_done(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
 void
 api_users_list(struct api_req *r)
 {
 	struct api_room room;
 	struct api_user u;
-	sqlite3_stmt *st;
+	int64_t listeners;
 	json_t *a;
-	int rc;
 
 	if (api_enter(r, &room, &u) != 0)
 		return;
-	st = api_sql(r->t->db, "SELECT id, name, role, joined_us FROM users WHERE "
-	    "room_id = ? AND left_us IS NULL ORDER BY joined_us, id", "i", room.id);
-	a = json_array();
-	while (st != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, api_user_row_json(st, 0));
-	api_sql_done(st);
-	if (st == NULL || rc != SQLITE_DONE) {
-		json_decref(a);
+	if ((a = api_users_json(r->t->db, room.id, &listeners)) == NULL) {
 		api_problem(r, 500, "Internal error", "database error");
 		return;
 	}
-	api_reply(r, 200, json_pack("{s:o}", "users", a), NULL);
+	api_reply(r, 200, json_pack("{s:o, s:I}", "users", a, "listeners",
+	    (json_int_t)listeners), NULL);
 }
 
 /* A present user of the room, loaded by id. */

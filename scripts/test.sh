@@ -41,7 +41,9 @@ if [ "$UNIT_ONLY" = 0 ]; then
 		suite "integration-$(basename "$t" .py)" /usr/bin/python3 "$t"
 	done
 	suite conformance /usr/bin/python3 tests/conformance/run.py
-	suite e2e /usr/bin/python3 tests/integration/stack.py e2e tests/e2e/run.sh
+	for t in tests/e2e/*.test.mjs; do
+		suite "e2e-$(basename "$t" .test.mjs)" /usr/bin/python3 tests/integration/stack.py e2e tests/e2e/run.sh "$(basename "$t")"
+	done
 	suite fuzz make --no-print-directory -s fuzz-smoke
 fi
 

@@ -259,6 +259,15 @@ def t_events(t, c):
                 "the event took a seq of the room", (e, r.get("seq")))
         t.check(c.online(bob["id"]) == 1 and c.online(alice["id"]) == 0,
                 "users.online: bob 1, alice (REST only) 0")
+        online = {u["name"]: u.get("online") for u in r.get("users", [])}
+        t.check(online.get("bob") is True and online.get("alice") is False and
+                r.get("listeners") == sum(1 for v in online.values() if v),
+                "GET room: users[].online follows presence, listeners counts them", r)
+        st, ul = c.s.request("GET", "/api/rooms/%s/users" % code, token=ta)[:2]
+        t.check(st == 200 and ul.get("listeners") == r.get("listeners") and
+                [u.get("online") for u in ul["users"]] ==
+                [u.get("online") for u in r["users"]],
+                "GET users: the same online flags and listeners", ul)
         # Entries that change nothing publish nothing: a repeat, a malformed
         # one, a user of another room, an unknown room, one with a req.
         c.xadd("room", code, "user", bob["id"], "action", "presence", "online", "1")

@@ -2,47 +2,127 @@
  * player.js - plays the room's anchor on this device's audio clock. An anchor
  * ("at server time at_us item item_id is at position_us", docs/protocol.md)
  * goes through clock.js to this page's clock and through the AudioContext's
- * output timestamp to the audio clock; each track is decoded whole once
- * (cached by track id, the next one prefetched) and started sample-exactly
- * with AudioBufferSourceNode.start(when, offset). app.js drives it.
+ * output timestamp to the audio clock. Each track is decoded whole once
+ * (cached by track id, the next one prefetched) and played as a chain of
+ * short AudioBufferSourceNodes (sync-chain.js), each started on an exact
+ * sample frame with start(when, offset); a lookahead scheduler keeps about
+ * LOOKAHEAD_S of chunks queued. app.js drives it.
+ *
+ * Drift: every tick compares where the chain puts the track's first sample
+ * (a whole context frame) with where the anchor, the clock offset and the
+ * output timestamp say it belongs. Past CORRECT_ABOVE_S the chain drops or
+ * repeats one sample at each chunk join (at most one per CHUNK_S, ~450 ppm)
+ * until the error is under CORRECT_UNTIL_S; past RESYNC_OVER_S on two ticks
+ * in a row it restarts at the right position (a hard resync, crossfaded).
  *
  * Output latency: ctx.getOutputTimestamp() pairs the context time of the
- * sample the device is playing *now* with the performance time it is heard,
- * so mapping through that pair already includes the output latency (measured
- * in Chromium: the pair lags currentTime by outputLatency). outputLatency
- * (else baseLatency) is added only when that pair is unavailable, and the
- * user's own adjustment (ms, positive = "this device sounds late") always.
+ * sample the device is playing with the performance time it is heard, so
+ * mapping through that pair already includes the output latency (measured
+ * in Chromium: the pair lags currentTime by outputLatency + one buffer).
+ * outputLatency (else baseLatency) is added only when that pair is
+ * unavailable, and the user's own adjustment (ms, positive = "this device
+ * sounds late") always. The pair is read every tick and the median of the
+ * last readings is used, so one late audio callback moves nothing.
  *
- * lastSchedule (in stats(), so in window.tutti.syncStats()) describes the
- * last source started: {item_id, track_id, at_us, position_us,
- * start_server_us, start_client_us, when_s, late_us, received_us, mapping,
- * resync, scheduled_at_client_us}. start_server_us is the server time at
- * which this page computes that the sample at position_us is heard: the
- * `when` it gave to start() mapped back through the output timestamp and the
- * clock offset as they stand when asked (not when scheduled), less what a
- * late start skipped (late_us). A page on schedule gives at_us within its
- * clock error, so two pages can be compared; start_client_us is the same
- * instant on the page's own clock, which pages on one machine share.
- * received_us is the server time the anchor arrived at, by this page's clock.
+ * Calibration: setCalibration(true) plays a short click at every whole
+ * second of server time through the same mapping, so devices side by side
+ * tick together once each has its adjustment right.
+ *
+ * stats() (part of window.tutti.syncStats()) is described in
+ * docs/protocol.md, "Browser measurement hook".
  */
 
 import {clientNowUs} from './clock.js';
+import {FADE_S, Voice, cancelNode, clickBuffer, frameTime} from './sync-chain.js';
 
-const START_LEAD_S = 0.03;    // the earliest a start is scheduled ahead of currentTime
-const RESYNC_OVER_S = 0.02;   // a playing source off schedule by more than this is restarted
-const STEER_ABOVE_S = 0.003;  // below that, an error is steered away through the playback rate ...
-const STEER_UNTIL_S = 0.0005; // ... until it is this small
-const STEER_OVER_S = 2;       // aiming to remove the error over about this long
-const STEER_MAX = 0.005;      // rate 1 ± this at most (under 9 cents of pitch)
-const REPLACE_OVER_S = 0.0005; // a start still ahead is re-placed when off by more than this
-const CACHED_TRACKS = 4;      // decoded tracks kept (a minute of stereo is ~20 MB)
-const STALE_TIMESTAMP_MS = 500;
-const RECHECK_BEFORE_S = 0.04; // a start is checked again this long before it is heard
+const TICK_MS = 100;             // the scheduler's period while the page is visible ...
+const HIDDEN_TICK_MS = 1000;     // ... and while it is hidden (browsers slow timers down)
+const LOOKAHEAD_S = 0.8;         // chunks queued this far ahead of the audio clock ...
+const HIDDEN_LOOKAHEAD_S = 4;    // ... or this far while hidden
+const START_LEAD_S = 0.03;       // nothing is scheduled closer to currentTime than this
+const CORRECT_ABOVE_S = 0.0005;  // an error past this is corrected sample by sample ...
+const CORRECT_UNTIL_S = 0.00005; // ... until it is under this
+const RESYNC_OVER_S = 0.01;      // past this on two ticks in a row: restart at the right position
+const REPLACE_OVER_S = 0.0002;   // a chain not heard yet is re-placed when off by more than this
+const CLICK_MOVE_S = 0.0005;     // a calibration click not heard yet is moved when off by more than this
+const GAPLESS_WITHIN_US = 2000;  // an anchor starting this close to the end of the one before continues it
+const READINGS = 7;              // the median of this many readings of where the first sample belongs
+const CACHED_TRACKS = 4;         // decoded tracks kept (a minute of stereo is ~20 MB)
+const RETRY_LOAD_MS = 5000;      // a track that could not be loaded is tried again after this
+const STALE_TIMESTAMP_MS = 500;   // an output timestamp this far from now is not used ...
+const FALLBACK_AFTER_MS = 1500;   // ... and after this long without one, the latency estimate is
+const RESAMPLE_AFTER_MS = 150;    // a mapping asked for with no reading this recent reads one first
 
 /** True when two anchors describe the same schedule. */
 export function sameAnchor(a, b) {
 	return !!a && !!b && a.state === b.state && a.item_id === b.item_id &&
 		a.track_id === b.track_id && a.position_us === b.position_us && a.at_us === b.at_us;
+}
+
+function median(values) {
+	const v = [...values].sort((a, b) => a - b);
+	const mid = v.length >> 1;
+	return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/**
+ * OutputClock: when a context time is heard, on the performance timeline.
+ * Keeps the last readings of (performanceTime - contextTime) from
+ * getOutputTimestamp() and answers with their median; falls back to
+ * currentTime + outputLatency only when no timestamp has been usable for
+ * FALLBACK_AFTER_MS (a single odd timestamp changes nothing).
+ */
+class OutputClock {
+	#ctx;
+	#readings = [];
+	#lastContextTime = -1;
+	#lastGood = -Infinity;	// performance.now() of the last usable timestamp
+
+	constructor(ctx) {
+		this.#ctx = ctx;
+	}
+
+	/** "output-timestamp", or "latency-estimate" while no timestamp is usable. */
+	get kind() {
+		return this.#usable() ? 'output-timestamp' : 'latency-estimate';
+	}
+
+	/** Takes one reading. */
+	sample() {
+		const ctx = this.#ctx;
+		if (typeof ctx.getOutputTimestamp !== 'function')
+			return;
+		const ts = ctx.getOutputTimestamp();
+		const now = performance.now();
+		if (!(ts.contextTime > 0 && ts.performanceTime > 0 && Math.abs(now - ts.performanceTime) < STALE_TIMESTAMP_MS))
+			return;
+		this.#lastGood = now;
+		if (ts.contextTime === this.#lastContextTime)
+			return;	// nothing new since the last audio callback
+		this.#lastContextTime = ts.contextTime;
+		this.#readings.push(ts.performanceTime - ts.contextTime * 1000);
+		if (this.#readings.length > 9)
+			this.#readings.shift();
+	}
+
+	/**
+	 * The performance time (ms) at which context time 0 would be heard. Reads
+	 * the timestamp again first when the last reading is older than a tick
+	 * (the page may have been busy: a decode, a garbage collection).
+	 */
+	get zeroMs() {
+		if (performance.now() - this.#lastGood > RESAMPLE_AFTER_MS)
+			this.sample();
+		if (this.#usable())
+			return median(this.#readings);
+		const ctx = this.#ctx;
+		const latency = ctx.outputLatency || ctx.baseLatency || 0;
+		return performance.now() + latency * 1000 - ctx.currentTime * 1000;
+	}
+
+	#usable() {
+		return this.#readings.length > 0 && performance.now() - this.#lastGood < FALLBACK_AFTER_MS;
+	}
 }
 
 /**
@@ -53,41 +133,63 @@ export class Player extends EventTarget {
 	#clock;
 	#ctx;
 	#gain;
+	#out;
 	#tracks = new Map();    // track id -> track {id, url, duration_us, ...}
 	#items = [];            // playlist items in order: {id, track}
 	#buffers = new Map();   // track id -> Promise<AudioBuffer>, least recently used first
 	#anchor = null;         // the anchor being followed
 	#gen = 0;               // bumps with each anchor, so a slow load of an old one is dropped
 	#loadingGen = 0;        // the gen whose start is waiting for its buffer
-	#voice = null;          // {source, anchor, buffer, when, offset_s, ref: {ctx_s, pos_s, rate}}
-	#error = null;          // the last measured schedule error, s (positive: ahead)
-	#last = null;           // lastSchedule
+	#overGen = 0;           // the gen whose anchor is already past its track's end
+	#failed = null;         // {gen, retryAt}: the track of that gen could not be loaded
+	#playing = [];          // {voice, anchor, readings, correcting, overs}: the last one follows #anchor
+	#current = null;        // the entry of #playing that follows #anchor, if started
+	#continues = null;      // {from: entry, frame} when the next start continues a track gaplessly
+	#timer = 0;
+	#error = null;          // the current schedule error, s (positive: ahead of schedule)
+	#last = null;           // lastSchedule (with its voice)
+	#transition = null;
+	#totals = {inserted: 0, dropped: 0, underruns: 0, frames: 0};	// of voices no longer kept
 	#resyncs = 0;
-	#overs = 0;             // consecutive checks that found the source off by more than RESYNC_OVER_S
-	#resyncError = null;    // the error that caused the last hard resync, s
+	#resyncError = null;
+	#resyncReason = null;
 	#extraLatencyMs = 0;
-	#recheckTimer = 0;      // the re-check just before a scheduled start
+	#calibrating = false;
+	#click = null;          // the click AudioBuffer
+	#clicks = [];           // {node, frame, server_us} queued
+	#nextClickUs = 0;       // the next whole second of server time to tick at
+	#lastClick = null;      // the entry of #clicks queued last
+	#ticksPlayed = 0;
 
 	constructor(clock, {volume = 1, extraLatencyMs = 0} = {}) {
 		super();
 		this.#clock = clock;
 		const Ctx = window.AudioContext || window.webkitAudioContext;
 		this.#ctx = new Ctx({latencyHint: 'playback'});
+		this.#out = new OutputClock(this.#ctx);
 		this.#gain = this.#ctx.createGain();
 		this.#gain.connect(this.#ctx.destination);
 		this.setVolume(volume);
-		this.#extraLatencyMs = extraLatencyMs;
+		this.#extraLatencyMs = Number.isFinite(extraLatencyMs) ? extraLatencyMs : 0;
 		this.#ctx.addEventListener('statechange', () => {
 			this.dispatchEvent(new Event('audiostate'));
 			if (this.#ctx.state === 'running')
 				this.recheck();
 		});
-		clock.addEventListener('change', () => this.recheck());
+		clock.addEventListener('change', () => {
+			if (!this.#timer)
+				this.recheck();
+		});
 	}
 
 	/** "suspended" until the page has had a user gesture, then "running". */
 	get audioState() {
 		return this.#ctx.state;
+	}
+
+	/** Whether the calibration click is on. */
+	get calibrating() {
+		return this.#calibrating;
 	}
 
 	/** Resumes the AudioContext; call it from a user gesture. Never rejects. */
@@ -103,10 +205,34 @@ export class Player extends EventTarget {
 		this.#gain.gain.setTargetAtTime(v * v, this.#ctx.currentTime, 0.02);
 	}
 
-	/** How much later than measured this device's output is heard, in ms. */
+	/**
+	 * How much later than measured this device's output is heard, in ms. The
+	 * music follows (by samples, or a restart past RESYNC_OVER_S); queued
+	 * calibration clicks are placed again at once.
+	 */
 	setExtraLatencyMs(ms) {
 		this.#extraLatencyMs = Number.isFinite(ms) ? ms : 0;
+		if (this.#calibrating) {
+			this.#cancelClicks();
+			this.#nextClickUs = 0;
+		}
 		this.recheck();
+	}
+
+	/**
+	 * Calibration tick on or off: while on, a short click plays at every
+	 * whole second of server time (when the audio runs and the clock is
+	 * measured), whether or not music plays.
+	 */
+	setCalibration(on) {
+		on = !!on;
+		if (on === this.#calibrating)
+			return;
+		this.#calibrating = on;
+		this.#cancelClicks();
+		this.#nextClickUs = 0;
+		if (on)
+			this.recheck();
 	}
 
 	/** Takes the room's playlist [{id, position, track}] and prefetches what plays next. */
@@ -118,111 +244,206 @@ export class Player extends EventTarget {
 
 	/**
 	 * Follows a new anchor {state, item_id, track_id, position_us, at_us,
-	 * received_us}. Playing: starts its item at at_us (later: further into the
-	 * track) and stops the previous source at that same instant. Paused or
-	 * stopped: stops the source at at_us. An anchor equal to the current one
-	 * only re-checks the running source.
+	 * received_us}. Playing: the chain playing now ends at at_us (gaplessly
+	 * when the new anchor starts where its track ends) and the new item
+	 * starts there (later: further into the track). Paused or stopped: the
+	 * chain ends at at_us (at once when that is past), faded. An anchor
+	 * equal to the current one only re-checks.
 	 */
 	apply(anchor) {
 		if (sameAnchor(anchor, this.#anchor)) {
 			this.recheck();
 			return;
 		}
+		const previous = this.#current;
 		this.#anchor = anchor;
-		const gen = ++this.#gen;
-		if (anchor.state === 'playing' && anchor.track_id != null)
-			this.#startWhenReady(anchor, gen);
-		else
-			this.#stopAt(anchor.at_us);
+		this.#gen++;
+		this.#current = null;
+		this.#continues = null;
+		this.#loadingGen = 0;
+		const playing = anchor.state === 'playing' && anchor.track_id != null;
+		if (!playing)
+			this.#error = null;
+		// Whatever is queued past the new anchor's start ends there: faded,
+		// except the track an auto-advance continues.
+		const continues = !!previous && playing && this.#continuation(previous.anchor, anchor);
+		const end = this.#canSchedule() ? Math.round(this.#serverToFrame(anchor.at_us)) : 0;
+		for (const p of this.#playing)
+			p.voice.truncate(end, {fade: !(continues && p === previous), now: this.#earliestFrame()});
+		if (continues)
+			this.#continues = {from: previous, frame: end};
 		this.#prefetch();
+		this.recheck();
 	}
 
 	/**
-	 * Checks the source against the anchor (on beacons, clock changes, audio
-	 * resumes): starts it if it should play and does not, restarts it if it
-	 * has drifted more than RESYNC_OVER_S from the schedule.
+	 * Runs the scheduler now (on beacons, clock changes, audio resumes):
+	 * starts the anchor's item if it should play and does not, corrects or
+	 * restarts a chain off its schedule, keeps the lookahead filled.
 	 */
 	recheck() {
-		const a = this.#anchor;
-		if (!a || a.state !== 'playing' || a.track_id == null || !this.#canSchedule())
-			return;
-		const v = this.#voice;
-		if (!v || v.anchor !== a) {
-			if (this.#loadingGen !== this.#gen)
-				this.#startWhenReady(a, this.#gen);
-			return;
-		}
-		// Where the source is against where the anchor says it should be, both
-		// at the same context time, through today's clock offset and mapping.
-		const now = this.#ctx.currentTime;
-		const t = Math.max(now, v.ref.ctx_s);
-		const actual = v.ref.pos_s + (t - v.ref.ctx_s) * v.ref.rate;
-		if (actual >= v.buffer.duration)
-			return;	// over; the next anchor takes it on
-		const expected = (a.position_us + this.#clock.toServerUs(this.#ctxToClientUs(t, this.#mapping())) - a.at_us) / 1e6;
-		const error = actual - expected;
-		this.#error = error;
-		const started = now + START_LEAD_S / 2 >= v.when;
-		if (!started && Math.abs(error) > REPLACE_OVER_S) {
-			this.#start(a, v.buffer, false);	// not heard yet: just move it
-		} else if (Math.abs(error) > RESYNC_OVER_S && ++this.#overs >= 2) {
-			// Twice in a row: a real slip, not one noisy reading of the
-			// output clock (a busy machine can delay one by tens of ms).
-			this.#overs = 0;
-			this.#resyncs++;
-			this.#resyncError = error;
-			this.#start(a, v.buffer, true);
-		} else if (Math.abs(error) > RESYNC_OVER_S) {
-			clearTimeout(this.#recheckTimer);
-			this.#recheckTimer = setTimeout(() => this.recheck(), 200);
-		} else {
-			this.#overs = 0;
-			if (started)
-				this.#steer(v, error);
-		}
+		clearTimeout(this.#timer);
+		this.#timer = 0;
+		this.#tick();
 	}
 
 	/** Stops everything (the room view is closed). */
 	stopAll() {
-		clearTimeout(this.#recheckTimer);
 		this.#anchor = null;
 		this.#gen++;
-		this.#stopAt(null);
+		this.#current = null;
+		this.#continues = null;
+		const now = this.#earliestFrame();
+		for (const p of this.#playing)
+			p.voice.truncate(now, {fade: true, now});
+		this.#cancelClicks();
+		this.recheck();
 	}
 
-	/** The sync figures of the audio side (see the comment at the top). */
+	/** The sync figures of the audio side (docs/protocol.md, "Browser measurement hook"). */
 	stats() {
+		const ctx = this.#ctx;
+		const rate = ctx.sampleRate;
+		const counts = {...this.#totals};
+		for (const p of this.#playing) {
+			counts.inserted += p.voice.inserted;
+			counts.dropped += p.voice.dropped;
+			counts.underruns += p.voice.underruns;
+			counts.frames += p.voice.frames;
+		}
+		const heard = this.#heard();
+		let first = null;
+		if (heard && this.#canMap()) {
+			const clientUs = this.#frameToClientUs(heard.voice.firstSampleFrame(this.#heardFrame()));
+			first = {client: Math.round(clientUs), server: Math.round(this.#clock.toServerUs(clientUs))};
+		}
 		return {
-			audio: this.#ctx.state,
-			sample_rate: this.#ctx.sampleRate,
-			output_latency_s: this.#ctx.outputLatency ?? null,
+			audio: ctx.state,
+			sample_rate: rate,
+			output_latency_s: ctx.outputLatency ?? null,
+			base_latency_s: ctx.baseLatency ?? null,
+			mapping: this.#out.kind,
+			extra_latency_ms: this.#extraLatencyMs,
+			rate: 1,
+			schedule_error_us: this.#error === null ? null : Math.round(this.#error * 1e6),
 			resyncs: this.#resyncs,
 			last_resync_error_us: this.#resyncError === null ? null : Math.round(this.#resyncError * 1e6),
-			rate: this.#voice?.ref.rate ?? 1,
-			schedule_error_us: this.#error === null ? null : Math.round(this.#error * 1e6),
+			last_resync_reason: this.#resyncReason,
+			inserted: counts.inserted,
+			dropped: counts.dropped,
+			underruns: counts.underruns,
+			frames_queued: counts.frames,
+			lookahead_s: this.#current ? Math.max(0, this.#current.voice.nextFrame / rate - ctx.currentTime) : null,
+			playing: heard ? {
+				item_id: heard.anchor.item_id, track_id: heard.anchor.track_id,
+				at_us: heard.anchor.at_us, position_us: heard.anchor.position_us,
+			} : null,
+			first_sample_server_us: first?.server ?? null,
+			first_sample_client_us: first?.client ?? null,
+			last_transition: this.#transition,
+			calibrating: this.#calibrating,
+			calibration_ticks: this.#ticksPlayed,
+			last_tick: this.#lastTick(),
 			lastSchedule: this.#lastSchedule(),
 		};
 	}
 
+	/** The scheduler: one pass, then the next one armed. */
+	#tick() {
+		if (this.#ctx.state === 'running') {
+			this.#out.sample();
+			if (this.#canMap()) {
+				const a = this.#anchor;
+				if (a?.state === 'playing' && a.track_id != null && !this.#current &&
+				    this.#loadingGen !== this.#gen && this.#overGen !== this.#gen &&
+				    !(this.#failed?.gen === this.#gen && performance.now() < this.#failed.retryAt))
+					this.#startWhenReady(a, this.#gen);
+				if (this.#current)
+					this.#control(this.#current);
+				this.#fill();
+				if (this.#calibrating)
+					this.#scheduleClicks();
+			}
+			this.#forget();
+		}
+		clearTimeout(this.#timer);
+		this.#timer = 0;
+		const busy = this.#playing.length || this.#calibrating ||
+			(this.#anchor?.state === 'playing' && this.#anchor.track_id != null);
+		if (busy && this.#ctx.state === 'running')
+			this.#timer = setTimeout(() => this.#tick(), document.hidden ? HIDDEN_TICK_MS : TICK_MS);
+	}
+
 	/**
-	 * Nudges the playback rate so that a small error fades over STEER_OVER_S
-	 * instead of a jump (the Web Audio form of adding or dropping samples).
+	 * Measures the current chain against its anchor and decides: re-place
+	 * (not heard yet), restart (far off twice in a row), correct by samples,
+	 * or leave it.
 	 */
-	#steer(v, error) {
-		const abs = Math.abs(error);
-		let rate = 1;
-		if (abs > STEER_ABOVE_S || (v.ref.rate !== 1 && abs > STEER_UNTIL_S))
-			rate = 1 - Math.max(-STEER_MAX, Math.min(STEER_MAX, error / STEER_OVER_S));
-		if (rate === v.ref.rate)
+	#control(p) {
+		const rate = this.#ctx.sampleRate;
+		p.readings.push(this.#anchorOrigin(p.anchor));
+		if (p.readings.length > READINGS)
+			p.readings.shift();
+		const due = median(p.readings);
+		const v = p.voice;
+		const late = v.originFrame + v.shift - due;	// frames; positive: behind schedule
+		this.#error = -late / rate;
+		const abs = Math.abs(late) / rate;
+		const heard = v.startFrame <= this.#earliestFrame();
+		if (!heard) {
+			if (abs > REPLACE_OVER_S && !p.pinned)
+				this.#restart(p, 'replace');
 			return;
-		const t0 = this.#ctx.currentTime + 0.01;	// a quantum or so ahead, so the change lands where recorded
-		const pos = v.ref.pos_s + (t0 - v.ref.ctx_s) * v.ref.rate;
-		v.source.playbackRate.setValueAtTime(rate, t0);
-		v.ref = {ctx_s: t0, pos_s: pos, rate};
+		}
+		if (abs > RESYNC_OVER_S) {
+			// Twice in a row: a real slip, not one odd reading.
+			if (++p.overs >= 2)
+				this.#restart(p, 'drift');
+			return;
+		}
+		p.overs = 0;
+		if (abs > CORRECT_ABOVE_S)
+			p.correcting = true;
+		else if (abs < CORRECT_UNTIL_S)
+			p.correcting = false;
+		v.adjust = p.correcting ? -Math.round(late) : 0;
+	}
+
+	/** Queues chunks up to the lookahead for every chain still going. */
+	#fill() {
+		const rate = this.#ctx.sampleRate;
+		const ahead = document.hidden ? HIDDEN_LOOKAHEAD_S : LOOKAHEAD_S;
+		const until = Math.ceil((this.#ctx.currentTime + ahead) * rate);
+		const earliest = this.#earliestFrame();
+		for (const p of this.#playing)
+			p.voice.fill(until, earliest);
+	}
+
+	/** Drops chains that have played out (keeping their counts). */
+	#forget() {
+		const frame = Math.floor(this.#ctx.currentTime * this.#ctx.sampleRate);
+		this.#playing = this.#playing.filter((p) => {
+			const v = p.voice;
+			v.prune(frame);
+			if (!v.complete || v.endFrame + 128 > frame)
+				return true;
+			if (p === this.#current)
+				this.#current = null;
+			this.#totals.inserted += v.inserted;
+			this.#totals.dropped += v.dropped;
+			this.#totals.underruns += v.underruns;
+			this.#totals.frames += v.frames;
+			v.release(0);
+			return false;
+		});
 	}
 
 	#canSchedule() {
 		return this.#ctx.state === 'running' && this.#clock.ready;
+	}
+
+	#canMap() {
+		return this.#clock.ready;
 	}
 
 	async #startWhenReady(anchor, gen) {
@@ -231,147 +452,248 @@ export class Player extends EventTarget {
 		try {
 			buffer = await this.#load(anchor.track_id);
 		} catch (err) {
-			if (gen === this.#gen)
+			if (gen === this.#gen) {
+				this.#failed = {gen, retryAt: performance.now() + RETRY_LOAD_MS};
 				this.#fail(anchor.track_id, err);
+			}
 			return;
 		} finally {
 			if (this.#loadingGen === gen)
 				this.#loadingGen = 0;
 		}
-		if (gen !== this.#gen || !this.#canSchedule())
-			return;	// superseded, or recheck() starts it once audio and clock are there
-		this.#start(anchor, buffer, false);
-	}
-
-	#start(anchor, buffer, isResync) {
-		const ctx = this.#ctx;
-		this.#overs = 0;
-		let when = this.#serverToCtx(anchor.at_us, this.#mapping());
-		let offset = anchor.position_us / 1e6;
-		const earliest = ctx.currentTime + START_LEAD_S;
-		if (when < earliest) {	// late: join the song where it is by then
-			offset += earliest - when;
-			when = earliest;
-		}
-		const previous = this.#voice;
-		if (offset >= buffer.duration) {	// already over; the next anchor takes it on
-			this.#voice = null;
-			if (previous)
-				this.#stopSource(previous.source, when);
-			return;
-		}
-		const source = ctx.createBufferSource();
-		source.buffer = buffer;
-		source.connect(this.#gain);
-		source.start(when, offset);
-		if (previous)	// gapless hand-over; one not yet heard never will be
-			this.#stopSource(previous.source, previous.when > ctx.currentTime + 0.005 ? ctx.currentTime : when);
-		source.addEventListener('ended', () => source.disconnect());
-		this.#voice = {source, anchor, buffer, when, offset_s: offset, ref: {ctx_s: when, pos_s: offset, rate: 1}};
-		this.#error = 0;
-		this.#record(anchor, when, offset, isResync);
-		this.#recheckBefore(when);
+		if (gen !== this.#gen || this.#current || !this.#canSchedule())
+			return;	// superseded, or the next tick starts it once audio and clock are there
+		this.#begin(anchor, buffer, this.#placement(anchor), null);
+		this.recheck();
 	}
 
 	/**
-	 * Checks a start again just before it is heard: the start may have been
-	 * placed through the latency estimate (no output timestamp yet, as right
-	 * after the audio device opens) or an early clock estimate, and the
-	 * beacons that re-check it come only once a second.
+	 * Where a chain for anchor goes: origin (the context frame of the track's
+	 * first sample, rounded; `due` when given, else measured now) and start
+	 * (the chain's first frame: the anchor's frame, or when that is past the
+	 * earliest one, further into the track).
 	 */
-	#recheckBefore(when) {
-		clearTimeout(this.#recheckTimer);
-		const ms = (when - this.#ctx.currentTime - RECHECK_BEFORE_S) * 1000;
-		if (ms > 0)
-			this.#recheckTimer = setTimeout(() => this.recheck(), ms);
+	#placement(anchor, due = this.#anchorOrigin(anchor)) {
+		const origin = Math.round(due);
+		const position = Math.round(anchor.position_us * this.#ctx.sampleRate / 1e6);
+		const earliest = this.#earliestFrame();
+		return {origin, start: Math.max(origin + position, earliest), late: origin + position < earliest};
 	}
 
-	#record(anchor, when, offset, isResync) {
+	/**
+	 * Starts a chain for anchor from buffer at place {origin, start, late}
+	 * (see #placement), right after the chain it continues when there is one.
+	 * resync: null for a first start, "replace" for a chain moved before it
+	 * was heard, else why it restarts.
+	 */
+	#begin(anchor, buffer, place, resync) {
+		const rate = this.#ctx.sampleRate;
+		let {origin, start} = place;
+		const position = Math.round(anchor.position_us * rate / 1e6);
+		const cont = this.#continues;
+		this.#continues = null;
+		let gapless = false;
+		if (cont && !resync) {
+			// Auto-advance: the first sample right after the last one of the
+			// track before, when the anchor agrees to within a few ms; what is
+			// left over is corrected sample by sample.
+			gapless = !place.late && cont.frame >= this.#earliestFrame() &&
+				Math.abs(start - cont.frame) <= GAPLESS_WITHIN_US * rate / 1e6;
+			if (gapless) {
+				origin += cont.frame - start;
+				start = cont.frame;
+			}
+			const from = cont.from.voice;
+			this.#transition = {item_id: anchor.item_id, gapless,
+				gap_frames: start - (from.originFrame + from.buffer.length + from.shift)};
+		}
+		if (start - origin >= buffer.length) {
+			this.#overGen = this.#gen;	// already over; the next anchor takes it on
+			return;
+		}
+		const voice = new Voice(this.#ctx, buffer, this.#gain, {originFrame: origin, startFrame: start, fadeIn: !gapless});
+		const p = {voice, anchor, readings: [this.#anchorOrigin(anchor)], correcting: false, overs: 0, pinned: gapless};
+		this.#playing.push(p);
+		this.#current = p;
+		this.#error = (origin - this.#anchorOrigin(anchor)) / -rate;
 		this.#last = {
+			voice,
 			item_id: anchor.item_id,
 			track_id: anchor.track_id,
 			at_us: anchor.at_us,
 			position_us: anchor.position_us,
-			when_s: when,
-			late_us: Math.round(offset * 1e6 - anchor.position_us),
+			when_s: start / rate,
+			late_us: Math.round((start - origin - position) * 1e6 / rate),
 			received_us: anchor.received_us ?? null,
 			scheduled_at_client_us: Math.round(clientNowUs()),
-			resync: isResync,
+			resync: !!resync && resync !== 'replace',
+			gapless,
 		};
+		voice.fill(Math.ceil((this.#ctx.currentTime + LOOKAHEAD_S) * rate), this.#earliestFrame());
 	}
 
 	/**
-	 * lastSchedule with its start instants worked out now: `when` mapped back
-	 * through the current output timestamp and clock offset, less what a late
-	 * start skipped. So it is a check of the schedule, not an echo of it.
+	 * Replaces chain p with a new one on today's schedule (the median of its
+	 * readings): a hard resync (reason set, counted, crossfaded) or the
+	 * re-placing of a chain not heard yet (reason "replace").
 	 */
+	#restart(p, reason) {
+		const place = this.#placement(p.anchor, median(p.readings));
+		if (reason !== 'replace') {
+			this.#resyncs++;
+			this.#resyncError = this.#error;
+			this.#resyncReason = reason;
+		}
+		if (reason === 'replace')	// not heard yet: none of it plays
+			p.voice.truncate(Math.min(place.start, p.voice.startFrame), {now: this.#earliestFrame()});
+		else
+			p.voice.truncate(place.start, {fade: true, now: this.#earliestFrame()});
+		if (this.#current === p)
+			this.#current = null;
+		this.#begin(p.anchor, p.voice.buffer, place, reason);
+	}
+
+	/** The context frame (fractional) at which buffer frame 0 of anchor's track belongs. */
+	#anchorOrigin(anchor) {
+		return this.#serverToFrame(anchor.at_us) - anchor.position_us * this.#ctx.sampleRate / 1e6;
+	}
+
+	/** The first context frame that may still be scheduled. */
+	#earliestFrame() {
+		return Math.ceil((this.#ctx.currentTime + START_LEAD_S) * this.#ctx.sampleRate);
+	}
+
+	/** The context frame heard now, by the output mapping. */
+	#heardFrame() {
+		return (performance.now() - this.#out.zeroMs - this.#extraLatencyMs) / 1000 * this.#ctx.sampleRate;
+	}
+
+	/** The chain heard now: the last one whose first chunk is due by now, else the first. */
+	#heard() {
+		if (!this.#playing.length)
+			return null;
+		const frame = this.#heardFrame();
+		let heard = null;
+		for (const p of this.#playing)
+			if (p.voice.startFrame <= frame && !(p.voice.complete && p.voice.endFrame <= frame))
+				heard = p;
+		return heard ?? this.#playing.find((p) => !(p.voice.complete && p.voice.endFrame <= frame)) ?? null;
+	}
+
+	#serverToFrame(serverUs) {
+		const perfMs = this.#clock.toClientUs(serverUs) / 1000 - performance.timeOrigin;
+		return (perfMs - this.#out.zeroMs - this.#extraLatencyMs) / 1000 * this.#ctx.sampleRate;
+	}
+
+	#frameToClientUs(frame) {
+		const perfMs = this.#out.zeroMs + this.#extraLatencyMs + frame / this.#ctx.sampleRate * 1000;
+		return (performance.timeOrigin + perfMs) * 1000;
+	}
+
+	/** lastSchedule, its start instants worked out now through today's mapping and offset. */
 	#lastSchedule() {
 		const l = this.#last;
 		if (!l)
 			return null;
-		const m = this.#mapping();
-		const heardClientUs = this.#ctxToClientUs(l.when_s, m) - l.late_us;
+		const {voice, ...rest} = l;
+		if (!this.#canMap())
+			return {...rest, start_server_us: null, start_client_us: null, mapping: this.#out.kind};
+		const position = Math.round(l.position_us * this.#ctx.sampleRate / 1e6);
+		const clientUs = this.#frameToClientUs(voice.originFrame + position);	// the first chunk has no correction
 		return {
-			...l,
-			start_server_us: Math.round(this.#clock.toServerUs(heardClientUs)),
-			start_client_us: Math.round(heardClientUs),
-			mapping: m.kind,
+			...rest,
+			start_server_us: Math.round(this.#clock.toServerUs(clientUs)),
+			start_client_us: Math.round(clientUs),
+			mapping: this.#out.kind,
 		};
 	}
 
-	#stopAt(atUs) {
-		const v = this.#voice;
-		this.#voice = null;
-		this.#error = null;
-		if (!v)
-			return;
-		let t = this.#ctx.currentTime;
-		if (atUs != null && this.#canSchedule())
-			t = Math.max(t, this.#serverToCtx(atUs, this.#mapping()));
-		this.#stopSource(v.source, t);
-	}
-
-	#stopSource(source, t) {
-		try {
-			source.stop(t);
-		} catch {
-			// already stopped
-		}
+	/** Whether anchor b starts exactly where a's track ends (an auto-advance). */
+	#continuation(a, b) {
+		if (a.state !== 'playing' || b.position_us !== 0)
+			return false;
+		const track = this.#tracks.get(a.track_id);
+		if (!Number.isFinite(track?.duration_us))
+			return false;
+		const end = a.at_us - a.position_us + track.duration_us;
+		return Math.abs(b.at_us - end) <= GAPLESS_WITHIN_US;
 	}
 
 	/**
-	 * A linear map between the audio clock and the page clock: the sample at
-	 * context time ctx_s is heard at performance time perf_ms.
+	 * Queues a click at each whole second of server time within the
+	 * lookahead, and moves a queued click not yet heard whose place the
+	 * mapping now puts elsewhere (a new clock estimate, an audio glitch
+	 * that shifted the output clock), as the music is corrected too.
 	 */
-	#mapping() {
+	#scheduleClicks() {
 		const ctx = this.#ctx;
-		const extra = this.#extraLatencyMs;
-		if (typeof ctx.getOutputTimestamp === 'function') {
-			const ts = ctx.getOutputTimestamp();
-			const age = performance.now() - ts.performanceTime;
-			if (ts.contextTime > 0 && ts.performanceTime > 0 && age >= 0 && age < STALE_TIMESTAMP_MS)
-				return {kind: 'output-timestamp', ctx_s: ts.contextTime, perf_ms: ts.performanceTime + extra};
+		const rate = ctx.sampleRate;
+		this.#click ??= clickBuffer(ctx);
+		const until = Math.ceil((ctx.currentTime + LOOKAHEAD_S) * rate);
+		const earliest = this.#earliestFrame();
+		for (const c of this.#clicks) {
+			const frame = Math.round(this.#serverToFrame(c.server_us));
+			if (c.frame >= earliest && frame >= earliest && Math.abs(frame - c.frame) > CLICK_MOVE_S * rate) {
+				cancelNode(c.node);
+				c.node = this.#queueClick(frame);
+				c.frame = frame;
+			}
 		}
-		const latency = ctx.outputLatency || ctx.baseLatency || 0;
-		return {kind: 'latency-estimate', ctx_s: ctx.currentTime, perf_ms: performance.now() + latency * 1000 + extra};
+		let s = Math.max(this.#nextClickUs, Math.ceil(this.#clock.serverNowUs() / 1e6) * 1e6);
+		for (;;) {
+			const frame = Math.round(this.#serverToFrame(s));
+			if (frame > until)
+				break;
+			if (frame >= earliest) {
+				this.#lastClick = {node: this.#queueClick(frame), frame, server_us: s};
+				this.#clicks.push(this.#lastClick);
+				this.#ticksPlayed++;
+			}
+			s += 1e6;
+		}
+		this.#nextClickUs = s;
+		const now = ctx.currentTime * rate;
+		this.#clicks = this.#clicks.filter((c) => c.frame + this.#click.length > now);
 	}
 
-	#serverToCtx(serverUs, m) {
-		const perfMs = this.#clock.toClientUs(serverUs) / 1000 - performance.timeOrigin;
-		return m.ctx_s + (perfMs - m.perf_ms) / 1000;
+	/** Starts the click at context frame `frame`; returns its node. */
+	#queueClick(frame) {
+		const node = this.#ctx.createBufferSource();
+		node.buffer = this.#click;
+		node.connect(this.#gain);
+		node.start(frameTime(frame, this.#ctx.sampleRate));
+		node.onended = () => node.disconnect();
+		return node;
 	}
 
-	#ctxToClientUs(ctxS, m) {
-		return (performance.timeOrigin + m.perf_ms + (ctxS - m.ctx_s) * 1000) * 1000;
+	/**
+	 * The latest click queued: {server_us: the whole second it marks,
+	 * client_us: when it is heard by today's mapping}; null when none.
+	 */
+	#lastTick() {
+		const c = this.#lastClick;
+		if (!c || !this.#canMap())
+			return null;
+		return {server_us: c.server_us, client_us: Math.round(this.#frameToClientUs(c.frame))};
 	}
 
-	/** Loads the current item and the one after it into the cache. */
+	#cancelClicks() {
+		const now = this.#ctx.currentTime * this.#ctx.sampleRate;
+		for (const c of this.#clicks) {
+			if (c.frame > now + FADE_S * this.#ctx.sampleRate)
+				cancelNode(c.node);	// else playing or about to: let it end
+		}
+		this.#clicks = [];
+		this.#lastClick = null;
+	}
+
+	/** Loads the current item, the one after it (or the first) into the cache. */
 	#prefetch() {
 		const a = this.#anchor;
 		const i = a ? this.#items.findIndex((it) => it.id === a.item_id) : -1;
 		const wanted = [];
 		if (i >= 0)
-			wanted.push(this.#items[i].track.id, this.#items[i + 1]?.track.id);
+			wanted.push(this.#items[i].track.id, (this.#items[i + 1] ?? this.#items[0])?.track.id);
 		else if (a?.track_id != null)
 			wanted.push(a.track_id);
 		else
@@ -403,11 +725,11 @@ export class Player extends EventTarget {
 				this.#buffers.delete(trackId);	// try again next time
 		});
 		this.#buffers.set(trackId, p);
-		const playing = this.#voice?.anchor.track_id;
+		const live = new Set(this.#playing.map((x) => x.anchor.track_id));
 		for (const id of this.#buffers.keys()) {
 			if (this.#buffers.size <= CACHED_TRACKS)
 				break;
-			if (id !== playing && id !== trackId)
+			if (!live.has(id) && id !== trackId)
 				this.#buffers.delete(id);
 		}
 		return p;

@@ -4,8 +4,9 @@
  * the room's seq; the link opens the socket, then fetches the room, buffers
  * events meanwhile and applies those newer than the snapshot, refetches on a
  * seq gap, a beacon ahead of it or a "resync" message, and reconnects with
- * exponential backoff and jitter (refetching once back). It also carries
- * clock.js's probes. app.js listens to what it emits.
+ * exponential backoff and jitter (refetching once back: every snapshot is
+ * a "snapshot" event, after which app.js re-enters every panel). It also
+ * carries clock.js's probes. app.js listens to what it emits.
  */
 
 const BACKOFF_FIRST_MS = 500;
@@ -13,6 +14,7 @@ const BACKOFF_MAX_MS = 20000;
 const HELLO_WAIT_MS = 1000;     // fetch anyway if the relay has not said hello by then
 const SILENCE_MS = 10000;       // nothing heard this long (pongs come every 2 s): reconnect
 const FATAL = new Set([401, 403, 404, 410]);
+const GAP_REFETCHES = 3;        // snapshots in a row that leave a buffered event unreachable
 
 function backoff(attempt) {
 	const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt);
@@ -232,6 +234,7 @@ export class RoomLink extends EventTarget {
 		if (this.#ws)
 			this.#setState('syncing');
 		try {
+			let gaps = 0;
 			do {
 				this.#fetchAgain = false;
 				const room = await this.#fetchRoom(this.#code, this.#token);
@@ -240,8 +243,15 @@ export class RoomLink extends EventTarget {
 				this.#lastSeq = room.seq;
 				this.#clock.hint(room.now_us);
 				this.dispatchEvent(new CustomEvent('snapshot', {detail: {room}}));
-				if (!this.#drain())
-					this.#fetchAgain = true;
+				if (!this.#drain()) {
+					// An event ahead of the room's own seq: normally its commit
+					// shows in the next GET; one that never does is dropped
+					// (the snapshot is the truth) instead of fetching forever.
+					if (++gaps < GAP_REFETCHES)
+						this.#fetchAgain = true;
+					else
+						this.#buffer = [];
+				}
 			} while (this.#fetchAgain);
 			this.#fetchAttempt = 0;
 			if (this.#ws?.readyState === WebSocket.OPEN) {

@@ -1,8 +1,9 @@
 /*
  * store.js - what the page remembers in localStorage: the listener's name,
  * the bearer token of each room joined (so a reload or the share link goes
- * straight back in), the volume and the output delay adjustment. Storage may
- * be unavailable (private modes); everything then just isn't remembered.
+ * straight back in) with the room's name, the volume and the output delay
+ * adjustment. (The theme is theme.js's.) Storage may be unavailable (private
+ * modes); everything then just isn't remembered.
  */
 
 const KEY_NAME = 'tutti.name';
@@ -52,9 +53,20 @@ export function getToken(code) {
 	return r && typeof r.token === 'string' ? r.token : null;
 }
 
-export function saveRoom(code, token, name) {
+/** Remembers the token of room code, with the user's name in it and the room's name. */
+export function saveRoom(code, token, name, roomName = '') {
 	const rooms = readRooms();
-	rooms[code] = {token, name, saved: Date.now()};
+	rooms[code] = {token, name, room_name: roomName, saved: Date.now()};
+	write(KEY_ROOMS, JSON.stringify(rooms));
+}
+
+/** Updates the remembered name of a room the page holds a token for. */
+export function setRoomName(code, roomName) {
+	const rooms = readRooms();
+	const r = rooms[code];
+	if (!r || r.room_name === roomName)
+		return;
+	r.room_name = roomName;
 	write(KEY_ROOMS, JSON.stringify(rooms));
 }
 
@@ -64,12 +76,16 @@ export function forgetRoom(code) {
 	write(KEY_ROOMS, JSON.stringify(rooms));
 }
 
-/** The rooms with a stored token, most recent first: [{code, name}]. */
+/** The rooms with a stored token, most recent first: [{code, name, roomName}]. */
 export function listRooms() {
 	return Object.entries(readRooms())
 		.filter(([, r]) => r && typeof r.token === 'string')
 		.sort(([, a], [, b]) => (b.saved || 0) - (a.saved || 0))
-		.map(([code, r]) => ({code, name: typeof r.name === 'string' ? r.name : ''}));
+		.map(([code, r]) => ({
+			code,
+			name: typeof r.name === 'string' ? r.name : '',
+			roomName: typeof r.room_name === 'string' ? r.room_name : '',
+		}));
 }
 
 /** Volume in [0, 1], 0.8 by default. */
