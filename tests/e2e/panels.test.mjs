@@ -9,58 +9,15 @@ import {createHash, randomBytes} from 'node:crypto';
 import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {chromium} from 'playwright-core';
+import {ARTIFACTS, BASE, check, note, runTest, until as waitFor} from './harness.mjs';
 
-const BASE = (process.env.TUTTI_URL || '').replace(/\/+$/, '');
-const ARTIFACTS = process.env.TUTTI_ARTIFACTS || '';
-const CHROMIUM = process.env.TUTTI_CHROMIUM || '/usr/bin/chromium';
 const STEP_MS = 20000;           // the longest one step may wait
 const TOTAL_MS = 150000;         // the whole run
 const MARKUP = '<img src=x onerror=window.__x=1>';
 const SCRIPT = '<script>window.__y=1</script><b>bold?</b>';
 
-let count = 0;
-let failed = 0;
-
-function check(ok, description, diagnostics = '') {
-	count++;
-	if (!ok)
-		failed++;
-	console.log(`${ok ? 'ok' : 'not ok'} ${count} - ${description}`);
-	if (diagnostics && !ok)
-		for (const line of String(diagnostics).split('\n'))
-			console.log(`  # ${line}`);
-	return ok;
-}
-
-const note = (text) => console.log(`# ${text}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls fn until it returns a truthy value; returns it, or null after timeoutMs. */
-async function until(fn, timeoutMs = STEP_MS, everyMs = 50) {
-	const end = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await fn().catch(() => null);
-		if (value)
-			return value;
-		if (Date.now() > end)
-			return null;
-		await sleep(everyMs);
-	}
-}
-
-async function launch() {
-	return chromium.launch({
-		executablePath: CHROMIUM,
-		headless: false,
-		args: [
-			'--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-			'--disable-background-networking', '--disable-component-update', '--disable-sync',
-			'--autoplay-policy=no-user-gesture-required',
-		],
-		timeout: 30000,
-	});
-}
+/** Polls fn until it returns a truthy value (harness.mjs until) with this test's step limit. */
+const until = (fn, timeoutMs = STEP_MS, everyMs = 50) => waitFor(fn, timeoutMs, everyMs);
 
 /** A page in its own browser context (own storage), with its errors collected. */
 async function openPage(browser, who, viewport) {
@@ -582,33 +539,11 @@ async function run(browser, files) {
 	check(errors.length === 0, 'no page errors', errors.join('\n'));
 }
 
-async function main() {
-	if (!BASE) {
-		console.log('Bail out! TUTTI_URL is not set (the base URL of a running stack, e.g. http://127.0.0.1:8080)');
-		process.exit(2);
-	}
-	note(`against ${BASE}`);
-	const overall = setTimeout(() => {
-		console.log(`Bail out! the test took longer than ${TOTAL_MS / 1000} s`);
-		process.exit(1);
-	}, TOTAL_MS);
+runTest(TOTAL_MS, async (browser) => {
 	const dir = mkdtempSync(join(tmpdir(), 'tutti-panels-'));
-	let browser;
 	try {
-		const files = makeAudio(dir);
-		browser = await launch();
-		note(`chromium ${browser.version()}`);
-		await run(browser, files);
-	} catch (err) {
-		check(false, 'the test ran to its end', err?.stack || String(err));
+		await run(browser, makeAudio(dir));
 	} finally {
-		await browser?.close().catch(() => {});
 		rmSync(dir, {recursive: true, force: true});
-		clearTimeout(overall);
 	}
-	console.log(`1..${count}`);
-	console.log(`e2e: ${count - failed} passed, ${failed} failed`);
-	process.exit(failed || count === 0 ? 1 : 0);
-}
-
-main();
+});

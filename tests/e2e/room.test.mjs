@@ -13,62 +13,20 @@
 
 import {mkdirSync} from 'node:fs';
 import {join} from 'node:path';
-import {chromium} from 'playwright-core';
+import {ARTIFACTS, BASE, check, note, runTest, until as waitFor} from './harness.mjs';
 
-const BASE = (process.env.TUTTI_URL || '').replace(/\/+$/, '');
-const ARTIFACTS = process.env.TUTTI_ARTIFACTS || '';
-const CHROMIUM = process.env.TUTTI_CHROMIUM || '/usr/bin/chromium';
 const STEP_MS = 15000;           // the longest one step may wait
 const PROMOTION_MS = 30000;      // the worker's grace period (default 5 s) and its sweep
 const TOTAL_MS = 170000;         // the whole run
 
+/** Polls fn until it returns a truthy value (harness.mjs until) with this test's step limit. */
+const until = (fn, timeoutMs = STEP_MS, everyMs = 50) => waitFor(fn, timeoutMs, everyMs);
+
 const ROOM_PAYLOAD = '<img src=x onerror="window.__pwned=1">';
 const CAROL = '<script>__pwned=2</script>';
 
-let count = 0;
-let failed = 0;
-
-function check(ok, description, diagnostics = '') {
-	count++;
-	if (!ok)
-		failed++;
-	console.log(`${ok ? 'ok' : 'not ok'} ${count} - ${description}`);
-	if (!ok && diagnostics)
-		for (const line of String(diagnostics).split('\n'))
-			console.log(`  # ${line}`);
-	return !!ok;
-}
-
-const note = (text) => console.log(`# ${text}`);
 const T0 = Date.now();
 const section = (name) => note(`${name} (at ${((Date.now() - T0) / 1000).toFixed(1)} s)`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls fn until it returns a truthy value; returns it, or null after timeoutMs. */
-async function until(fn, timeoutMs = STEP_MS, everyMs = 50) {
-	const end = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await fn().catch(() => null);
-		if (value)
-			return value;
-		if (Date.now() > end)
-			return null;
-		await sleep(everyMs);
-	}
-}
-
-async function launch() {
-	return chromium.launch({
-		executablePath: CHROMIUM,
-		headless: false,
-		args: [
-			'--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-			'--disable-background-networking', '--disable-component-update', '--disable-sync',
-			'--autoplay-policy=no-user-gesture-required',
-		],
-		timeout: 30000,
-	});
-}
 
 /**
  * Runs in every page before its own scripts: keeps the page's WebSockets
@@ -520,32 +478,4 @@ async function run(browser) {
 	check(errors.length === 0, 'no page errors', errors.join('\n'));
 }
 
-async function main() {
-	if (!BASE) {
-		console.log('Bail out! TUTTI_URL is not set (the base URL of a running stack, e.g. http://127.0.0.1:8080)');
-		process.exit(2);
-	}
-	note(`against ${BASE}`);
-	const overall = setTimeout(() => {
-		console.log(`Bail out! the test took longer than ${TOTAL_MS / 1000} s`);
-		process.exit(1);
-	}, TOTAL_MS);
-	const started = Date.now();
-	let browser;
-	try {
-		browser = await launch();
-		note(`chromium ${browser.version()}`);
-		await run(browser);
-	} catch (err) {
-		check(false, 'the test ran to its end', err?.stack || String(err));
-	} finally {
-		await browser?.close().catch(() => {});
-		clearTimeout(overall);
-	}
-	note(`took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-	console.log(`1..${count}`);
-	console.log(`e2e: ${count - failed} passed, ${failed} failed`);
-	process.exit(failed || count === 0 ? 1 : 0);
-}
-
-main();
+runTest(TOTAL_MS, run);

@@ -15,10 +15,8 @@
 import {OffsetEstimator, medianOfBest} from '../../web/js/sync-estimator.js';
 import {frameTime} from '../../web/js/sync-chain.js';
 import {seededRandom, startDelayProxy} from './delay-proxy.mjs';
-import {chromium} from 'playwright-core';
+import {BASE, check, note, runTest, sleep, until as waitFor} from './harness.mjs';
 
-const BASE = (process.env.TUTTI_URL || '').replace(/\/+$/, '');
-const CHROMIUM = process.env.TUTTI_CHROMIUM || '/usr/bin/chromium';
 const DELAYS_MS = [5, 20, 40, 80, 120];  // one way, per page; the last page joins late
 const JITTER_MS = 3;                     // 0..3 ms more on each chunk, each way
 const SPREAD_LIMIT_US = 5000;            // p95 of the spread across pages
@@ -30,36 +28,10 @@ const PPM_LIMIT = 300;                   // corrections per million frames in st
 const STEP_MS = 25000;                   // the longest one step may wait
 const TOTAL_MS = 175000;                 // the whole run
 
-let count = 0;
-let failed = 0;
+/** Polls fn until it returns a truthy value (harness.mjs until) with this test's step limit. */
+const until = (fn, timeoutMs = STEP_MS, everyMs = 100) => waitFor(fn, timeoutMs, everyMs);
 
-function check(ok, description, diagnostics = '') {
-	count++;
-	if (!ok)
-		failed++;
-	console.log(`${ok ? 'ok' : 'not ok'} ${count} - ${description}`);
-	if (diagnostics)
-		for (const line of String(diagnostics).split('\n'))
-			console.log(`  # ${line}`);
-	return ok;
-}
-
-const note = (text) => console.log(`# ${text}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const ms = (us) => `${(us / 1000).toFixed(3)} ms`;
-
-/** Polls fn until it returns a truthy value; returns it, or null after timeoutMs. */
-async function until(fn, timeoutMs = STEP_MS, everyMs = 100) {
-	const end = Date.now() + timeoutMs;
-	for (;;) {
-		const value = await fn().catch(() => null);
-		if (value)
-			return value;
-		if (Date.now() > end)
-			return null;
-		await sleep(everyMs);
-	}
-}
 
 function quantile(values, q) {
 	if (!values.length)
@@ -111,22 +83,6 @@ async function pageClockOffset(page, probes = 20) {
 }
 
 const stats = (page) => page.evaluate(() => window.tutti.syncStats());
-
-async function launch() {
-	return chromium.launch({
-		executablePath: CHROMIUM,
-		// The flags are given in full (new headless included); Playwright
-		// adds a fresh temporary --user-data-dir of its own.
-		headless: false,
-		args: [
-			'--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-			'--disable-background-networking', '--disable-component-update', '--disable-sync',
-			'--autoplay-policy=no-user-gesture-required',
-			'--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-		],
-		timeout: 30000,
-	});
-}
 
 /** A page in its own browser context behind its own delay proxy. */
 async function openPage(browser, who, proxy, delayMs) {
@@ -576,37 +532,17 @@ async function run(browser, proxies) {
 	check(errors.length === 0, 'no page errors', errors.join('\n'));
 }
 
-async function main() {
-	if (!BASE) {
-		console.log('Bail out! TUTTI_URL is not set (the base URL of a running stack, e.g. http://127.0.0.1:8080)');
-		process.exit(2);
-	}
-	note(`against ${BASE}; pages behind delay proxies of ${DELAYS_MS.join(', ')} ms each way + 0..${JITTER_MS} ms jitter`);
-	const overall = setTimeout(() => {
-		console.log(`Bail out! the test took longer than ${TOTAL_MS / 1000} s`);
-		process.exit(1);
-	}, TOTAL_MS);
+runTest(TOTAL_MS, async (browser) => {
+	note(`pages behind delay proxies of ${DELAYS_MS.join(', ')} ms each way + 0..${JITTER_MS} ms jitter`);
 	const target = new URL(BASE);
-	let browser;
 	const proxies = [];
 	try {
 		for (const [i, d] of DELAYS_MS.entries())
 			proxies.push(await startDelayProxy({target: {host: target.hostname, port: Number(target.port)},
 				delayMs: d, jitterMs: JITTER_MS, seed: 100 + i}));
-		browser = await launch();
-		note(`chromium ${browser.version()}`);
 		await run(browser, proxies);
-	} catch (err) {
-		check(false, 'the test ran to its end', err?.stack || String(err));
 	} finally {
-		await browser?.close().catch(() => {});
 		for (const p of proxies)
 			await p.close().catch(() => {});
-		clearTimeout(overall);
 	}
-	console.log(`1..${count}`);
-	console.log(`e2e: ${count - failed} passed, ${failed} failed`);
-	process.exit(failed || count === 0 ? 1 : 0);
-}
-
-main();
+});
