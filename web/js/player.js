@@ -134,6 +134,7 @@ export class Player extends EventTarget {
 	#ctx;
 	#gain;
 	#out;
+	#loading = 0;           // tracks being fetched or decoded
 	#tracks = new Map();    // track id -> track {id, url, duration_us, ...}
 	#items = [];            // playlist items in order: {id, track}
 	#buffers = new Map();   // track id -> Promise<AudioBuffer>, least recently used first
@@ -333,6 +334,7 @@ export class Player extends EventTarget {
 			dropped: counts.dropped,
 			underruns: counts.underruns,
 			frames_queued: counts.frames,
+			loading: this.#loading,
 			lookahead_s: this.#current ? Math.max(0, this.#current.voice.nextFrame / rate - ctx.currentTime) : null,
 			playing: heard ? {
 				item_id: heard.anchor.item_id, track_id: heard.anchor.track_id,
@@ -713,13 +715,15 @@ export class Player extends EventTarget {
 		const track = this.#tracks.get(trackId);
 		if (!track)
 			return Promise.reject(new Error(`track ${trackId} is not in the playlist`));
+		this.#loading++;
 		p = fetch(track.url)
 			.then((res) => {
 				if (!res.ok)
 					throw new Error(`HTTP ${res.status}`);
 				return res.arrayBuffer();
 			})
-			.then((bytes) => this.#ctx.decodeAudioData(bytes));
+			.then((bytes) => this.#ctx.decodeAudioData(bytes))
+			.finally(() => this.#loading--);
 		p.catch(() => {
 			if (this.#buffers.get(trackId) === p)
 				this.#buffers.delete(trackId);	// try again next time
