@@ -463,9 +463,15 @@ async function run(browser, proxies) {
 		const fixes = (a.inserted + a.dropped) - (b.inserted + b.dropped);
 		const frames = a.frames_queued - b.frames_queued;
 		const ppm = frames > 0 ? fixes / frames * 1e6 : 0;
-		check(a.resyncs === b.resyncs && ppm <= PPM_LIMIT && a.underruns === b.underruns,
-			`${p.who}: no hard resync in steady state, ${ppm.toFixed(1)} corrections per million samples`,
-			`resyncs ${b.resyncs} -> ${a.resyncs}${a.last_resync_reason ? ` (last: ${a.last_resync_reason}, ${a.last_resync_error_us} µs)` : ''}; ` +
+		// A hard resync the device's output clock forced (it skipped or
+		// repeated a whole buffer: every page of this browser at once, when
+		// the shared machine starves Chromium's audio thread) is the right
+		// answer to that glitch, and is reported; one for drift fails.
+		check(a.drift_resyncs === b.drift_resyncs && ppm <= PPM_LIMIT && a.underruns === b.underruns,
+			`${p.who}: no hard resync for drift in steady state, ${ppm.toFixed(1)} corrections per million samples`,
+			`resyncs ${b.resyncs} -> ${a.resyncs}, for drift ${b.drift_resyncs} -> ${a.drift_resyncs}, ` +
+			`output clock steps ${b.output_steps} -> ${a.output_steps}` +
+			`${a.last_resync_reason ? ` (last: ${a.last_resync_reason}, ${a.last_resync_error_us} µs)` : ''}; ` +
 			`inserted ${a.inserted - b.inserted}, dropped ${a.dropped - b.dropped} in ${frames} frames; ` +
 			`underruns ${a.underruns - b.underruns}; totals inserted ${a.inserted}, dropped ${a.dropped}`);
 	}

@@ -51,6 +51,8 @@ const CACHED_TRACKS = 4;         // decoded tracks kept (a minute of stereo is ~
 const RETRY_LOAD_MS = 5000;      // a track that could not be loaded is tried again after this
 const STALE_TIMESTAMP_MS = 500;   // an output timestamp this far from now is not used ...
 const FALLBACK_AFTER_MS = 1500;   // ... and after this long without one, the latency estimate is
+const OUTPUT_STEP_MS = 5;         // the output mapping moving this much at once is a glitch of the device
+const STEP_BLAME_MS = 3000;       // a restart this soon after such a step is blamed on it, not on drift
 const RESAMPLE_AFTER_MS = 150;    // a mapping asked for with no reading this recent reads one first
 
 /** True when two anchors describe the same schedule. */
@@ -77,6 +79,8 @@ class OutputClock {
 	#readings = [];
 	#lastContextTime = -1;
 	#lastGood = -Infinity;	// performance.now() of the last usable timestamp
+	steps = 0;              // times the mapping stepped by more than OUTPUT_STEP_MS
+	lastStepMs = -Infinity; // performance.now() of the last step
 
 	constructor(ctx) {
 		this.#ctx = ctx;
@@ -100,9 +104,14 @@ class OutputClock {
 		if (ts.contextTime === this.#lastContextTime)
 			return;	// nothing new since the last audio callback
 		this.#lastContextTime = ts.contextTime;
+		const before = this.#readings.length ? median(this.#readings) : null;
 		this.#readings.push(ts.performanceTime - ts.contextTime * 1000);
 		if (this.#readings.length > 9)
 			this.#readings.shift();
+		if (before !== null && Math.abs(median(this.#readings) - before) > OUTPUT_STEP_MS) {
+			this.steps++;	// the device skipped or repeated a buffer: the music moved with it
+			this.lastStepMs = now;
+		}
 	}
 
 	/**
@@ -154,6 +163,7 @@ export class Player extends EventTarget {
 	#resyncs = 0;
 	#resyncError = null;
 	#resyncReason = null;
+	#driftResyncs = 0;      // hard resyncs for drift alone (not a device glitch)
 	#extraLatencyMs = 0;
 	#calibrating = false;
 	#click = null;          // the click AudioBuffer
@@ -330,6 +340,8 @@ export class Player extends EventTarget {
 			resyncs: this.#resyncs,
 			last_resync_error_us: this.#resyncError === null ? null : Math.round(this.#resyncError * 1e6),
 			last_resync_reason: this.#resyncReason,
+			drift_resyncs: this.#driftResyncs,
+			output_steps: this.#out.steps,
 			inserted: counts.inserted,
 			dropped: counts.dropped,
 			underruns: counts.underruns,
@@ -400,7 +412,7 @@ export class Player extends EventTarget {
 		if (abs > RESYNC_OVER_S) {
 			// Twice in a row: a real slip, not one odd reading.
 			if (++p.overs >= 2)
-				this.#restart(p, 'drift');
+				this.#restart(p, performance.now() - this.#out.lastStepMs < STEP_BLAME_MS ? 'output-step' : 'drift');
 			return;
 		}
 		p.overs = 0;
@@ -499,14 +511,17 @@ export class Player extends EventTarget {
 			// Auto-advance: the first sample right after the last one of the
 			// track before, when the anchor agrees to within a few ms; what is
 			// left over is corrected sample by sample.
-			gapless = !place.late && cont.frame >= this.#earliestFrame() &&
-				Math.abs(start - cont.frame) <= GAPLESS_WITHIN_US * rate / 1e6;
+			const earliest = this.#earliestFrame();
+			const apart = start - cont.frame;
+			gapless = !place.late && cont.frame >= earliest && Math.abs(apart) <= GAPLESS_WITHIN_US * rate / 1e6;
+			const why = gapless ? null : place.late ? 'late' : cont.frame < earliest ?
+				`the end was ${cont.frame - earliest} frames past the earliest start` : `${apart} frames from the end`;
 			if (gapless) {
 				origin += cont.frame - start;
 				start = cont.frame;
 			}
 			const from = cont.from.voice;
-			this.#transition = {item_id: anchor.item_id, gapless,
+			this.#transition = {item_id: anchor.item_id, gapless, why,
 				gap_frames: start - (from.originFrame + from.buffer.length + from.shift)};
 		}
 		if (start - origin >= buffer.length) {
@@ -545,6 +560,8 @@ export class Player extends EventTarget {
 			this.#resyncs++;
 			this.#resyncError = this.#error;
 			this.#resyncReason = reason;
+			if (reason === 'drift')
+				this.#driftResyncs++;
 		}
 		if (reason === 'replace')	// not heard yet: none of it plays
 			p.voice.truncate(Math.min(place.start, p.voice.startFrame), {now: this.#earliestFrame()});
