@@ -1,5 +1,5 @@
 # tutti: top-level build.
-#   make                 build bin/tutti-api, bin/tutti-relay, bin/tutti-worker
+#   make                 build bin/tutti-api, bin/tutti-relay, bin/tutti-worker, bin/tutti
 #   make run             install missing packages, build, migrate, demo library, start the stack
 #   make test            install missing packages, build, run every test suite
 #   make SANITIZE=address,undefined test    the same under sanitizers
@@ -11,7 +11,7 @@ PORT     ?= 8080
 DATA     ?= $(CURDIR)/data
 RUNDIR   ?= $(CURDIR)/run
 CC       ?= cc
-PKGS     := libuv hiredis jansson sqlite3 libmpg123 libcrypto
+PKGS     := libuv hiredis jansson sqlite3 libmpg123 libout123 libcurl libcrypto
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
@@ -37,9 +37,10 @@ COMMON_O := $(call objs,$(call lib_srcs,common))
 API_O    := $(call objs,$(call lib_srcs,fcgi))
 RELAY_O  := $(call objs,$(call lib_srcs,relay))
 WORKER_O := $(call objs,$(call lib_srcs,worker))
+CLI_O    := $(call objs,$(call lib_srcs,cli))
 
-LIBS     := $(B)/libapi.a $(B)/librelay.a $(B)/libworker.a $(B)/libcommon.a
-PROGS    := bin/tutti-api bin/tutti-relay bin/tutti-worker
+LIBS     := $(B)/libapi.a $(B)/librelay.a $(B)/libworker.a $(B)/libcli.a $(B)/libcommon.a
+PROGS    := bin/tutti-api bin/tutti-relay bin/tutti-worker bin/tutti
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
@@ -61,6 +62,7 @@ $(B)/libcommon.a: $(COMMON_O)
 $(B)/libapi.a: $(API_O)
 $(B)/librelay.a: $(RELAY_O)
 $(B)/libworker.a: $(WORKER_O)
+$(B)/libcli.a: $(CLI_O)
 $(B)/lib%.a:
 	@mkdir -p $(B)
 	rm -f $@ && $(AR) rcs $@ $^
@@ -68,6 +70,7 @@ $(B)/lib%.a:
 bin/tutti-api: $(B)/fcgi/main.o $(B)/libapi.a $(B)/libcommon.a
 bin/tutti-relay: $(B)/relay/main.o $(B)/librelay.a $(B)/libcommon.a
 bin/tutti-worker: $(B)/worker/main.o $(B)/libworker.a $(B)/libcommon.a
+bin/tutti: $(B)/cli/main.o $(B)/libcli.a $(B)/libcommon.a
 $(PROGS): $(FLAGS_STAMP)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $(filter-out $(FLAGS_STAMP),$^) $(LDLIBS)
@@ -124,8 +127,8 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE $(WARN) \
                 -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 fuzz_objs     = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
-FUZZ_OBJ_ws        := $(call fuzz_objs,relay/ws.c relay/msg.c common/text.c)
-FUZZ_OBJ_handshake := $(call fuzz_objs,relay/http.c relay/ws.c common/query.c)
+FUZZ_OBJ_ws        := $(call fuzz_objs,common/ws.c relay/msg.c common/text.c)
+FUZZ_OBJ_handshake := $(call fuzz_objs,relay/http.c common/ws.c common/query.c)
 FUZZ_OBJ_route     := $(call fuzz_objs,$(call lib_srcs,fcgi) $(call lib_srcs,common))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_TARGETS))
 # (kept: pattern-built objects would otherwise be removed as intermediate)

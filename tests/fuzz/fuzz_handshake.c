@@ -16,7 +16,7 @@
 
 #include "query.h"
 #include "../../relay/http.h"
-#include "../../relay/ws.h"
+#include "ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

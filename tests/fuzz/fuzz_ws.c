@@ -1,5 +1,5 @@
 /*
- * fuzz_ws.c - libFuzzer harness for the relay's frame parser (relay/ws.c)
+ * fuzz_ws.c - libFuzzer harness for the relay's frame parser (common/ws.c)
  * and the client message decoder (relay/msg.c), walking the input as the
  * relay walks a client's byte stream (relay/conn.c: fragments, control
  * frames between them, close payloads, the 4096-byte message limit). Built
@@ -19,7 +19,7 @@
 
 #include "text.h"
 #include "../../relay/msg.h"
-#include "../../relay/ws.h"
+#include "ws.h"
 
 #define MAX_MSG 4096	/* RELAY_MSG_MAX */
 

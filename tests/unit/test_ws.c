@@ -1,5 +1,5 @@
 /*
- * test_ws.c - RFC 6455 framing (relay/ws.c) and client messages
+ * test_ws.c - RFC 6455 framing (common/ws.c) and client messages
  * (relay/msg.c): every valid frame cut at every byte and flush against a
  * guard page, every class of invalid header, the header encoder, the
  * handshake key, masking, and the JSON scanner behind ping/pong.
@@ -11,7 +11,7 @@
 
 #include "guard.h"
 #include "../../relay/msg.h"
-#include "../../relay/ws.h"
+#include "ws.h"
 
 #define BIG (UINT64_MAX >> 1)
 

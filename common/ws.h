@@ -1,6 +1,7 @@
 /*
- * ws.h - RFC 6455 framing for tutti-relay: pure functions over the caller's
- * buffer, no allocation, never a read past the length given.
+ * ws.h - RFC 6455 framing shared by tutti-relay (the server side) and the
+ * tutti CLI (the client side): pure functions over the caller's buffer, no
+ * allocation, never a read past the length given.
  *
  * The relay reads client frames (masked, at most RELAY_MSG_MAX bytes of
  * payload) and writes server frames (unmasked): ws_parse_header() checks the
