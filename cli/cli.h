@@ -27,10 +27,30 @@ struct cli {
 	const char *room;	/* --room CODE, else the room last joined (may be NULL) */
 	int json;		/* --json: one JSON document on stdout, nothing else there */
 	int verbose;		/* -v: requests and timings on stderr */
+	void *http;		/* the run's libcurl handle: http_open() in main.c, http_close() */
 };
 
 /* A command: argv[0] is its name; returns an enum cli_exit. */
 typedef int cli_cmd_fn(struct cli *c, int argc, char **argv);
+
+/* ---- CORE: the commands of cmd_*.c, upload.c and tail.c ---- */
+
+#ifndef TUTTI_VERSION
+#define TUTTI_VERSION "0.1.0"	/* tutti --version, and the User-Agent tutti/VERSION */
+#endif
+
+/* cmd_rooms.c: rooms and people */
+cli_cmd_fn cmd_rooms, cmd_create, cmd_join, cmd_leave, cmd_status, cmd_users,
+    cmd_kick, cmd_admin, cmd_close, cmd_set, cmd_tracks;
+/* cmd_play.c: the playlist and playback control */
+cli_cmd_fn cmd_playlist, cmd_add, cmd_remove, cmd_play, cmd_pause, cmd_resume,
+    cmd_stop, cmd_next, cmd_prev, cmd_seek;
+/* cmd_chat.c: chat and song requests */
+cli_cmd_fn cmd_say, cmd_chat, cmd_request, cmd_requests, cmd_approve, cmd_reject;
+/* upload.c: tutti upload FILE... (tus 1.0.0) */
+cli_cmd_fn cmd_upload;
+/* tail.c: tutti tail, the room's events one a line */
+cli_cmd_fn cmd_tail;
 
 /* tutti listen CODE ... (listen.c) */
 cli_cmd_fn cmd_listen;

@@ -150,3 +150,13 @@ ws_close_code_valid(unsigned code)
 	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
 	    (code >= 3000 && code <= 4999);
 }
+
+size_t
+ws_header_encode_masked(uint8_t *out, unsigned fin_op, uint64_t len, const uint8_t mask[4])
+{
+	size_t h = ws_header_encode(out, fin_op, len);
+
+	out[1] |= 0x80;
+	memcpy(out + h, mask, 4);
+	return h + 4;
+}

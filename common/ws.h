@@ -83,4 +83,12 @@ int ws_accept_key(const char *key, size_t n, char *out);
  * 1000-1003, 1007-1011, 3000-4999. Else 0. */
 int ws_close_code_valid(unsigned code);
 
+/* Writes the header of a masked frame (the client side: every frame a client
+ * sends is masked, RFC 6455, 5.3) with first byte fin_op, a payload of len
+ * bytes and the masking key mask into out (at least WS_MAX_HEADER bytes).
+ * Returns the header length: 6, 8 or 14. The caller masks the payload with
+ * ws_unmask() and the same key. */
+size_t ws_header_encode_masked(uint8_t *out, unsigned fin_op, uint64_t len,
+    const uint8_t mask[4]);
+
 #endif
