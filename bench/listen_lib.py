@@ -9,7 +9,6 @@ Used by tests/integration/test_listen.py and bench/listen_bench.py.
 Python 3 standard library only.
 """
 import asyncio
-import bisect
 import os
 import random
 import signal
@@ -114,13 +113,18 @@ class DelayProxy:
         self.loop.call_soon_threadsafe(drop)
 
     def stop(self):
-        def halt():
+        async def halt():
             self.server.close()
             for w in list(self.writers):
                 w.transport.abort()
+            tasks = [x for x in asyncio.all_tasks() if x is not asyncio.current_task()]
+            for x in tasks:
+                x.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             self.loop.stop()
-        self.loop.call_soon_threadsafe(halt)
-        self.thread.join(5)
+        if self.thread.is_alive():
+            asyncio.run_coroutine_threadsafe(halt(), self.loop)
+            self.thread.join(5)
 
 
 class Listener:
@@ -216,38 +220,48 @@ class Report:
         return idx
 
 
-def time_of(idx, item, frame):
-    """True time at which frame of item is heard, from an index; None when the
-    report has no segment holding it."""
-    segs = idx.get(item)
-    if not segs:
-        return None
-    i = bisect.bisect_right(segs, (frame, float("inf"))) - 1
-    if i < 0:
-        return None
-    f0, t0, n, t1 = segs[i]
-    if frame >= f0 + n:
-        return None
-    return t0 + (frame - f0) * (t1 - t0) / n
+def times_of(idx, item, frame):
+    """Every true time at which frame of item is heard, from an index (an item
+    played twice in the window - repeat, seek back - is heard twice)."""
+    out = []
+    for f0, t0, n, t1 in idx.get(item, ()):
+        if f0 > frame:
+            break
+        if frame < f0 + n:
+            out.append(t0 + (frame - f0) * (t1 - t0) / n)
+    return out
 
 
 def spreads(reports, t_from, t_to, step_frames=4410):
     """For every step_frames-th frame heard by every report within [t_from,
-    t_to]: max - min of its true play-out times across the reports (µs).
+    t_to]: max - min of its true play-out times across the reports (µs), for
+    each time the first report heard it (the others' nearest hearing counts).
     Returns a list of (item, frame, spread_us)."""
-    idxs = [r.index(t_from, t_to) for r in reports]
+    # the others are read a little beyond the window, so that a sample the
+    # first report hears near an edge is matched with the same hearing
+    idxs = [reports[0].index(t_from, t_to)] + [r.index(t_from - 5_000_000, t_to + 5_000_000)
+                                               for r in reports[1:]]
     out = []
     items = set(idxs[0])
     for ix in idxs[1:]:
         items &= set(ix)
     for item in sorted(items):
-        lo = max(ix[item][0][0] for ix in idxs)
-        hi = min(ix[item][-1][0] + ix[item][-1][2] for ix in idxs)
+        lo = idxs[0][item][0][0]
+        hi = max(f0 + n for f0, _, n, _ in idxs[0][item])
         f = (lo + step_frames - 1) // step_frames * step_frames
         while f < hi:
-            ts = [time_of(ix, item, f) for ix in idxs]
-            if all(t is not None for t in ts):
-                out.append((item, f, max(ts) - min(ts)))
+            for ref in times_of(idxs[0], item, f):
+                # a listener may have dropped exactly this sample (drift
+                # correction): then its neighbour is compared
+                for g in (f, f + 1, f - 1):
+                    ts = [min(times_of(ix, item, g) or [float("inf")],
+                              key=lambda x: abs(x - ref)) for ix in idxs[1:]]
+                    t0 = times_of(idxs[0], item, g)
+                    if t0 and all(abs(t - ref) < 1e6 for t in ts):
+                        break
+                if t0 and all(t != float("inf") for t in ts):
+                    r0 = min(t0, key=lambda x: abs(x - ref))
+                    out.append((item, f, max(ts + [r0]) - min(ts + [r0])))
             f += step_frames
     return out
 

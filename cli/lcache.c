@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define LCACHE_MAX_S (4 * 3600)	/* a longer track is refused (decoded whole into memory) */
+
 struct ltrack *
 ltrack_ref(struct ltrack *t)
 {
@@ -401,12 +403,16 @@ lcache_decode(const char *path, int64_t track_id, long rate, int channels,
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		goto oom;
 	est = mpg123_length(mh);
-	cap = est > 0 ? (size_t)est + 4096 : (size_t)rate * 60;
+	cap = est > 0 && est < (off_t)rate * LCACHE_MAX_S ? (size_t)est + 4096 : (size_t)rate * 60;
 	if ((t->pcm = malloc(cap * fsz)) == NULL)
 		goto oom;
 	for (;;) {
 		if (stop != NULL && atomic_load(stop)) {
 			snprintf(why, n, "stopped");
+			goto fail;
+		}
+		if (len > (size_t)rate * LCACHE_MAX_S) {
+			snprintf(why, n, "%s: longer than %d hours", path, LCACHE_MAX_S / 3600);
 			goto fail;
 		}
 		if (cap - len < 4096) {

@@ -58,8 +58,8 @@ char *lcache_fetch(const char *server, const char *url, const char *dir, const a
  * Decodes the MP3 at path whole into a new track (refs 1) of track_id at
  * rate frames a second and channels (1 or 2) channels, resampling with
  * libmpg123 when the file's rate differs. Gapless: encoder delay and
- * padding are cut. Returns NULL with the reason in why on failure or when
- * *stop becomes non-zero.
+ * padding are cut. Returns NULL with the reason in why on failure, for a
+ * track longer than 4 hours, or when *stop becomes non-zero.
  */
 struct ltrack *lcache_decode(const char *path, int64_t track_id, long rate, int channels,
     const atomic_int *stop, char *why, size_t n);

@@ -16,7 +16,7 @@
 #include "clock.h"
 
 #define LEST_BUCKET_US   2000000	/* a fit once the window spans two of these */
-#define LEST_BUCKETS     16	/* at most this many buckets (each a point of the fit) */
+#define LEST_BUCKETS     32	/* at most this many buckets (each a point of the fit) */
 #define LEST_MAX_SKEW    500e-6	/* a steeper slope is not a clock */
 #define LEST_MIN_UNC_US  50.0
 

@@ -42,7 +42,7 @@ int64_t lclock_mono_of_true(const struct lclock *c, int64_t t);
 
 /* ---- the server-time estimate of one connection ---- */
 
-#define LEST_WINDOW 256		/* samples kept (a minute to two of probes) */
+#define LEST_WINDOW 512		/* samples kept (two to four minutes of probes) */
 
 enum lest_kind { LEST_NONE, LEST_MEDIAN, LEST_FIT };
 

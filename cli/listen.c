@@ -13,7 +13,6 @@
 #include <jansson.h>
 #include <curl/curl.h>
 #include <math.h>
-#include <mpg123.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +40,7 @@
 #define LIS_RETRY_MAX_MS 8000
 #define LIS_LOAD_RETRY_US 5000000	/* a failed track load is tried again after this */
 #define LIS_HANDOVER_US  30000000	/* a new connection's estimate takes over by then */
+#define LIS_TIME_MAX     (1LL << 53)
 
 static const struct cli_help listen_help = { "listen",
 "[CODE] [--name NAME] [--output MODULE] [--device DEV] [--cache DIR]\n"
@@ -372,6 +372,10 @@ lis_parse_anchor(json_t *o, struct lsched_anchor *a)
 	a->track_id = cmd_int(o, "track_id", 0);
 	a->position_us = cmd_int(o, "position_us", 0);
 	a->at_us = cmd_int(o, "at_us", 0);
+	/* times the arithmetic can take: up to 2^53 µs (year 2255) */
+	if (a->position_us < 0 || a->position_us > LIS_TIME_MAX || a->at_us < 0 ||
+	    a->at_us > LIS_TIME_MAX || a->item_id < 0 || a->track_id < 0)
+		return -1;
 	if (a->state == LSCHED_PLAYING && (a->item_id <= 0 || a->track_id <= 0))
 		a->state = LSCHED_STOPPED;
 	return 0;
@@ -495,15 +499,16 @@ lis_probe_timer(uv_timer_t *t)
 }
 
 /* Which estimate the player follows: this connection's once it has 3
- * samples and either has its line fit, or the last one's has none, or it
- * has run for LIS_HANDOVER_US. */
+ * samples and the last connection's has no line fit, or once it has run for
+ * LIS_HANDOVER_US (a young fit's slope is worse than an old one's, which
+ * extrapolated over that time is off by a few tens of µs). */
 static void
 lis_pick_estimate(struct lis *l)
 {
 	struct lest *cur = &l->est[l->conn_no % 2], *prev = &l->est[(l->conn_no + 1) % 2];
 	int c = l->conn_no % 2;
 
-	if (cur->map.samples >= 3 && (cur->map.kind == LEST_FIT || prev->map.kind != LEST_FIT ||
+	if (cur->map.samples >= 3 && (prev->map.kind != LEST_FIT ||
 	    lclock_true_now(&l->clock) - l->conn_true_us >= LIS_HANDOVER_US))
 		l->use = c;
 	else if (prev->map.kind != LEST_NONE)
@@ -751,13 +756,14 @@ lis_parse(int argc, char **argv, struct lis_opts *o, int *rc)
 		{ NULL, 0, NULL, 0 }
 	};
 	double v;
-	int opt;
+	int opt, bad_opt = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->buffer_ms = 60;
 	o->rate = 44100;
 	out_getopt_reset();
 	while ((opt = getopt_long(argc, argv, "n:o:d:h", lo, NULL)) != -1) {
+		bad_opt = opt;
 		switch (opt) {
 		case 'n': o->name = optarg; break;
 		case 'o': o->output = optarg; break;
@@ -797,8 +803,10 @@ lis_parse(int argc, char **argv, struct lis_opts *o, int *rc)
 	o->code = optind < argc ? argv[optind] : NULL;
 	return 0;
 bad:
-	*rc = out_usage(&listen_help, "%s %s: out of range (see tutti listen --help)",
-	    argv[optind - 1][1] == '-' ? argv[optind - 1] : "option", optarg);
+	for (opt = 0; lo[opt].name != NULL && lo[opt].val != bad_opt; opt++)
+		;
+	*rc = out_usage(&listen_help, "--%s %s: out of range (see tutti listen --help)",
+	    lo[opt].name != NULL ? lo[opt].name : "?", optarg);
 	return -1;
 }
 

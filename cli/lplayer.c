@@ -25,6 +25,7 @@
 #define LP_FRAMES   512		/* frames per buffer (11.6 ms at 44.1 kHz) */
 #define LP_L0_WIN   256		/* writes the card model keeps */
 #define LP_STATS_US 5000000	/* a "# stats" report line this often */
+#define LP_FLUSH_US 200000	/* the report reaches its file this often */
 
 struct lplayer {
 	struct lplayer_conf conf;
@@ -52,6 +53,7 @@ struct lplayer {
 	int l0_n, l0_head;
 	int16_t *buf;
 	int64_t next_stats_us;
+	int64_t next_flush_us;
 };
 
 static const char *const lp_paced_modules[] = {
@@ -180,6 +182,7 @@ lp_pace(struct lplayer *p)
 	if ((double)now_local > (double)p->l0 + (double)p->w * 1e6 / (double)p->conf.rate) {
 		/* the card ran dry: it starts again with the next frame, now */
 		p->l0 = now_local - (int64_t)llround((double)p->w * 1e6 / (double)p->conf.rate);
+		lsched_realign(&p->sched);
 		pthread_mutex_lock(&p->mu);
 		p->stats.underruns++;
 		pthread_mutex_unlock(&p->mu);
@@ -278,8 +281,8 @@ lp_round(struct lplayer *p)
 	struct lest_map map;
 	struct ltrack *lt, *old;
 	struct lplayer_stats st;
-	int have_latest, nseg, first_new;
-	int64_t t0, t1;
+	int have_latest, nseg, first_new, swapped;
+	int64_t t0, t1, now;
 	size_t bytes, done;
 
 	pthread_mutex_lock(&p->mu);
@@ -301,15 +304,17 @@ lp_round(struct lplayer *p)
 	    p->act_track ? p->act_track->frames : -1, t0, (double)(t1 - t0) / LP_FRAMES,
 	    LP_FRAMES, segs, &first_new);
 	old = p->act_track;
-	if (first_new >= 0) {
+	swapped = 0;
+	if (first_new >= 0 || (p->act_track == NULL && lt != NULL && have_latest &&
+	    p->sched.have_act && p->sched.act.item_id == latest.item_id &&
+	    p->sched.act.track_id == lt->track_id)) {
+		/* a switch, or the active item's track loaded since its switch */
 		p->act_track = ltrack_ref(lt);
-	} else if (p->act_track == NULL && lt != NULL && have_latest && p->sched.have_act &&
-	    p->sched.act.item_id == latest.item_id && p->sched.act.track_id == lt->track_id) {
-		p->act_track = ltrack_ref(lt);	/* loaded since the switch */
+		swapped = 1;
 	}
 	lp_fill(p, segs, nseg, first_new, old, p->act_track);
-	if (old != p->act_track)
-		ltrack_unref(old);
+	if (swapped)
+		ltrack_unref(old);	/* after the fill: its frames were still copied */
 	ltrack_unref(lt);
 
 	bytes = LP_FRAMES * (size_t)p->conf.channels * sizeof(int16_t);
@@ -334,9 +339,14 @@ lp_round(struct lplayer *p)
 	p->stats.last_err_us = p->sched.last_err_us;
 	st = p->stats;
 	pthread_mutex_unlock(&p->mu);
-	if (lclock_true_now(p->conf.clock) >= p->next_stats_us) {
-		p->next_stats_us = lclock_true_now(p->conf.clock) + LP_STATS_US;
+	now = lclock_true_now(p->conf.clock);
+	if (now >= p->next_stats_us) {
+		p->next_stats_us = now + LP_STATS_US;
 		lp_stats_line(p, &st, &map);
+	}
+	if (p->report != NULL && now >= p->next_flush_us) {
+		p->next_flush_us = now + LP_FLUSH_US;
+		fflush(p->report);
 	}
 	return 0;
 }

@@ -171,8 +171,9 @@ lsched_plan(struct lsched *s, const struct lsched_anchor *latest, int64_t latest
 	if (latest != NULL && s->have_act && lsched_same(s, &s->act, latest)) {
 		s->act = *latest;		/* a beacon, or the same timeline re-anchored */
 	} else if (latest != NULL) {
-		/* a new anchor takes over at its at_us (at once when that passed) */
-		ks = ceil((double)(latest->at_us - t0_us) / frame_us);
+		/* a new anchor takes over at the frame nearest its at_us (at once
+		 * when that passed) */
+		ks = round((double)(latest->at_us - t0_us) / frame_us);
 		k = ks <= 0 ? 0 : ks >= (double)n ? n : (size_t)ks;
 	}
 	lsched_fill(s, act_frames, t0_us, frame_us, 0, k, segs, &nseg);
@@ -185,4 +186,14 @@ lsched_plan(struct lsched *s, const struct lsched_anchor *latest, int64_t latest
 	}
 	s->frames += n;
 	return nseg;
+}
+
+void
+lsched_realign(struct lsched *s)
+{
+	if (s->cursor < 0)
+		return;
+	s->cursor = -1;
+	s->starts--;		/* the fresh start that follows is not a new track */
+	s->realigns++;
 }

@@ -57,7 +57,7 @@ struct lsched {
 	int64_t strike_us;		/* server time of the last one */
 	double last_err_us;		/* the error at the last check (>0: early) */
 	/* statistics */
-	uint64_t frames, track_frames, inserted, dropped, resyncs, starts;
+	uint64_t frames, track_frames, inserted, dropped, resyncs, starts, realigns;
 };
 
 /* Sets up s for a device of rate frames a second, with the default tuning
@@ -75,6 +75,11 @@ void lsched_init(struct lsched *s, long rate);
  * the first segment that plays it (segments before it play the previous
  * anchor's track; the caller takes latest's track from then on).
  */
+/* The output's clock stepped (an underrun: the device restarted late): the
+ * track playing starts afresh at the frame due with the next buffer, as a
+ * hard resync would, instead of being corrected slowly. Counted apart. */
+void lsched_realign(struct lsched *s);
+
 int lsched_plan(struct lsched *s, const struct lsched_anchor *latest, int64_t latest_frames,
     int64_t act_frames, int64_t t0_us, double frame_us, size_t n, struct lsched_seg *segs,
     int *first_new);

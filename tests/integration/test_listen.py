@@ -1,0 +1,280 @@
+"""test_listen.py - `tutti listen` against the real stack: three headless
+listeners (output null, paced like a sound card) on clocks offset by seconds
+and skewed by +-100 ppm, each behind its own delay proxy, play one room; from
+their --report files (docs/cli.md, "tutti listen") the test compares the TRUE
+play-out time of the same samples. Then pause, resume, seek and next are
+followed, a late joiner starts further in, and a listener whose connection is
+cut reconnects without a hard resync.
+
+The spread check is on the maximum over a 10 s window (a sample every 0.1 s
+of track time): the issue asks for "at most 1 ms", and the maximum is the
+stricter reading; p50 and p95 are printed as diagnostics. The late joiner is
+held to the server's schedule (p95 error within 1 ms) rather than to the
+spread: its clock estimate is only seconds old, its slope still rough. The
+l0 cache starts with interrupted downloads (one of them garbage) to check
+the Range resume and the hash check.
+
+Run: make && /usr/bin/python3 tests/integration/test_listen.py
+"""
+import hashlib
+import http.client
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+
+from stack import Stack, Tap, create_room, now_us  # noqa: E402
+from listen_lib import (DelayProxy, Listener, Report, TUTTI, pct,  # noqa: E402
+                        schedule_errors, spreads)
+
+SPREAD_MAX_US = 1000
+CLOCKS = [  # (proxy delay ms each way, jitter ms, clock offset ms, skew ppm)
+    (5, 2, 3000, 100),
+    (30, 2, -2000, -100),
+    (80, 2, 7500, 100),
+]
+
+
+def control(s, code, token, action, **kw):
+    st, body, _ = s.request("POST", "/api/rooms/%s/control" % code, dict(kw, action=action),
+                            token=token)
+    if st != 200:
+        raise RuntimeError("control %s: %d %r" % (action, st, body))
+    return body["playback"]
+
+
+def media(s, url):
+    """The bytes of a media file."""
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    c.request("GET", url)
+    body = c.getresponse().read()
+    c.close()
+    return body
+
+
+def wait_for(pred, timeout):
+    """Polls pred until it holds or timeout seconds passed; returns its last value."""
+    deadline = time.time() + timeout
+    v = pred()
+    while not v and time.time() < deadline:
+        time.sleep(0.2)
+        v = pred()
+    return v
+
+
+def reports(ls):
+    return [Report(l.report) for l in ls]
+
+
+def all_fit(ls):
+    """Every listener follows a fitted clock estimate (its stats say est=fit)."""
+    return all(r.last_stats().get("est") == "fit" for r in reports(ls))
+
+
+def heard_until(ls, t):
+    """Every listener has written buffers heard at true time t or later."""
+    return all(r.segs and r.segs[-1][4] >= t for r in reports(ls))
+
+
+def check_spread(t, ls, t_from, t_to, what):
+    sp = [x for _, _, x in spreads(reports(ls), t_from, t_to)]
+    ok = len(sp) >= (t_to - t_from) / 1e6 * 10 * 0.7 and max(sp) <= SPREAD_MAX_US
+    t.check(ok, "%s: spread of the true play-out time across %d listeners <= %d us "
+            "(max over %d samples)" % (what, len(ls), SPREAD_MAX_US, len(sp)),
+            "n=%d p50=%s p95=%s max=%s" % (len(sp), pct(sp, 50), pct(sp, 95),
+                                           max(sp) if sp else None))
+    if sp:
+        print("#   %s: p50 %.0f us, p95 %.0f us, max %.0f us over %d samples"
+              % (what, pct(sp, 50), pct(sp, 95), max(sp), len(sp)), flush=True)
+    return sp
+
+
+def check_schedule(t, ls, anchor, what, span_s=1.0):
+    """Each listener starts the anchor on time: the samples heard in the first
+    span_s seconds after at_us are due then (error p95 within 1 ms)."""
+    a = {"item_id": anchor["item_id"], "position_us": anchor["position_us"],
+         "at_us": anchor["at_us"]}
+    worst = []
+    for r, l in zip(reports(ls), ls):
+        e = schedule_errors(r, a, a["at_us"] - 1000, a["at_us"] + int(span_s * 1e6), 441)
+        worst.append((l.name, len(e), pct([abs(x) for x in e], 95)))
+    t.check(all(n >= 50 and w is not None and w <= 1000 for _, n, w in worst),
+            "%s: every listener plays item %d from %.3f s at the scheduled instant "
+            "(p95 error <= 1 ms)" % (what, a["item_id"], a["position_us"] / 1e6), worst)
+    print("#   %s: %s" % (what, ", ".join("%s %s us" % (n, "%.0f" % w if w is not None else "-")
+                                      for n, _, w in worst)), flush=True)
+
+
+def t_bad_args(t, s, tmp):
+    env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "cfg-bad"),
+               XDG_CACHE_HOME=os.path.join(tmp, "cache-bad"))
+    import subprocess
+
+    def run(*args):
+        p = subprocess.run([TUTTI, "--server", "http://127.0.0.1:%d" % s.port, "listen"] +
+                           list(args), env=env, capture_output=True, text=True, timeout=20)
+        return p.returncode, p.stderr
+    rc, err = run("nope!")
+    t.check(rc == 2 and "not a room code" in err, "listen: a bad room code is a usage error (2)",
+            (rc, err))
+    rc, err = run("ABCDE", "--clock-skew-ppm", "5000")
+    t.check(rc == 2 and "clock-skew-ppm" in err, "listen: --clock-skew-ppm out of range is 2",
+            (rc, err))
+    rc, err = run("ABCDE", "--output", "no-such-module")
+    t.check(rc == 1 and "no-such-module" in err, "listen: an unknown output module fails "
+            "before joining (1)", (rc, err))
+    rc, err = run("ABCDE", "--output", "null", "--name", "x")
+    t.check(rc == 5, "listen: a room that does not exist is 5", (rc, err))
+
+
+def main():
+    t = Tap()
+    s = Stack(name="listen", relays=2)
+    tmp = tempfile.mkdtemp(prefix="tutti-listen-")
+    proxies, ls, late = [], [], None
+    try:
+        s.start_or_end(t)
+        t.run(t_bad_args, s, tmp)
+        code, token, _ = create_room(s, "admin")
+        st, _, _ = s.request("PATCH", "/api/rooms/" + code, {"repeat": "all"}, token=token)
+        t.check(st == 200, "the room repeats its playlist", st)
+        # l0's cache holds the first 100 kB of the first track, as an interrupted
+        # download leaves it: it must be resumed into the whole file. The part
+        # of the second track is garbage: resumed with Range, the whole fails
+        # its hash check and is fetched again (a full download would not fail)
+        st, room, _ = s.request("GET", "/api/rooms/" + code, token=token)
+        urls = [room["playlist"][i]["track"]["url"] for i in (0, 1)]
+        shas = [os.path.basename(u)[:64] for u in urls]
+        cache0 = os.path.join(tmp, "l0", "cache", "tutti")
+        os.makedirs(cache0)
+        with open(os.path.join(cache0, shas[0] + ".mp3.part"), "wb") as f:
+            f.write(media(s, urls[0])[:100000])
+        with open(os.path.join(cache0, shas[1] + ".mp3.part"), "wb") as f:
+            f.write(b"\0" * 100000)
+        proxies = [DelayProxy(s.port, d, j, seed=i + 1) for i, (d, j, _, _) in enumerate(CLOCKS)]
+        ls = [Listener(tmp, "l%d" % i, "http://127.0.0.1:%d" % px.port, code, off, ppm)
+              for i, ((_, _, off, ppm), px) in enumerate(zip(CLOCKS, proxies))]
+        got = wait_for(lambda: all("stopped" in l.stdout() for l in ls), 20)
+        t.check(got, "each listener joined and shows the room's state",
+                [l.stdout() + l.stderr() for l in ls])
+        a = control(s, code, token, "play")
+        print("# play: item %d at %d" % (a["item_id"], a["at_us"]), flush=True)
+        paths = [os.path.join(cache0, x + ".mp3") for x in shas]
+
+        def cached(i):
+            return (os.path.exists(paths[i]) and not os.path.exists(paths[i] + ".part") and
+                    hashlib.sha256(open(paths[i], "rb").read()).hexdigest() == shas[i])
+        t.check(wait_for(lambda: cached(0), 10),
+                "the cache: an interrupted download is completed", os.listdir(cache0))
+        t.check(wait_for(lambda: cached(1), 15) and "does not match its hash" in ls[0].stderr(),
+                "the cache: a download is resumed with Range, and checked against its hash",
+                (os.listdir(cache0), ls[0].stderr()))
+        # warm-up: every clock estimate has its line fit and 25 s of audio is heard
+        t.check(wait_for(lambda: all_fit(ls) and heard_until(ls, a["at_us"] + 25_000_000), 45),
+                "warm-up: every listener fits its clock and plays", [r.last_stats() for r in reports(ls)])
+        check_spread(t, ls, a["at_us"] + 15_000_000, a["at_us"] + 25_000_000, "playing")
+        for r, l in zip(reports(ls), ls):
+            st = r.last_stats()
+            t.check(st.get("resyncs") == "0" and st.get("underruns") == "0",
+                    "%s: no hard resync, no underrun while playing" % l.name, st)
+            ins, drop, fr = (int(st.get(k, 0)) for k in ("inserted", "dropped", "frames"))
+            t.check(fr > 0 and (ins + drop) * 1e6 / fr <= 500,
+                    "%s: drift corrections stay within 500 per million (%d+%d of %d)"
+                    % (l.name, ins, drop, fr), st)
+
+        # pause: nothing of the track is heard past the pause point (plus the
+        # path delay and the output buffer); resume starts on the dot
+        p = control(s, code, token, "pause")
+        time.sleep(1.5)
+        ends = [max((seg[4] for seg in r.segs), default=0) for r in reports(ls)]
+        t.check(all(p["at_us"] - 5000 <= e <= p["at_us"] + 500_000 for e in ends),
+                "pause: every listener falls silent at the pause", (p, ends))
+        t.check(all("paused" in l.stdout() for l in ls), "pause: every listener says paused",
+                [l.stdout() for l in ls])
+        a = control(s, code, token, "resume")
+        t.check(wait_for(lambda: heard_until(ls, a["at_us"] + 1_500_000), 10),
+                "resume: every listener plays again")
+        check_schedule(t, ls, a, "resume")
+        a = control(s, code, token, "seek", position_us=5_000_000)
+        t.check(wait_for(lambda: heard_until(ls, a["at_us"] + 1_500_000), 10),
+                "seek: every listener plays on")
+        check_schedule(t, ls, a, "seek")
+        a = control(s, code, token, "next")
+        t.check(wait_for(lambda: heard_until(ls, a["at_us"] + 1_500_000), 10),
+                "next: every listener plays on")
+        check_schedule(t, ls, a, "next")
+
+        # a late joiner starts further in, on schedule
+        px = DelayProxy(s.port, 20, 2, seed=9)
+        proxies.append(px)
+        late = Listener(tmp, "late", "http://127.0.0.1:%d" % px.port, code, -500, 0,
+                        extra=["--json"])
+        t0 = now_us()
+        t.check(wait_for(lambda: Report(late.report).segs and
+                         Report(late.report).segs[-1][4] >= now_us() - 100_000 and
+                         Report(late.report).segs[-1][4] >= t0 + 4_000_000, 20),
+                "late joiner: plays")
+        r = Report(late.report)
+        first = r.segs[0] if r.segs else None
+        due = (first[0] - (a["at_us"] - a["position_us"])) * r.rate / 1e6 if first else None
+        t.check(first is not None and first[1] == a["item_id"] and first[2] > r.rate and
+                abs(first[2] - due) <= r.rate / 1000,
+                "late joiner: starts further into the item, at the sample due then (within 1 ms)",
+                (first, due))
+        e = schedule_errors(r, a, first[0] + 2_000_000 if first else 0, now_us())
+        t.check(len(e) >= 10 and pct([abs(x) for x in e], 95) <= 1000,
+                "late joiner: on schedule (p95 error <= 1 ms)", pct([abs(x) for x in e], 95) if e else e)
+
+        # a cut connection: the listener reconnects, refetches and plays on
+        # without a hard resync
+        before = Report(ls[1].report)
+        proxies[1].drop_all()
+        t_cut = now_us()
+        t.check(wait_for(lambda: sum(1 for n in Report(ls[1].report).notes if n == "connected") >= 2, 15),
+                "reconnect: the listener whose connection was cut connects again",
+                Report(ls[1].report).notes[-5:])
+        t.check(wait_for(lambda: heard_until(ls + [late], now_us() - 100_000) and
+                         heard_until(ls, t_cut + 4_000_000), 15), "reconnect: everyone plays on")
+        after = Report(ls[1].report)
+        t.check(after.last_stats().get("resyncs") == before.last_stats().get("resyncs", "0") and
+                "disconnected" in " ".join(after.notes),
+                "reconnect: no hard resync after the cut", after.last_stats())
+        check_spread(t, ls, t_cut, t_cut + 4_000_000, "across the reconnect")
+
+        # SIGTERM: every listener ends cleanly
+        rcs = [l.stop() for l in ls + [late]]
+        t.check(rcs == [0] * len(rcs), "SIGTERM: every listener exits with 0", rcs)
+        try:
+            doc = json.loads(late.stdout())
+        except ValueError:
+            doc = None
+        t.check(isinstance(doc, dict) and doc.get("room") == code and doc.get("frames", 0) > 0 and
+                doc.get("resyncs") == 0 and doc.get("connections") == 1,
+                "--json: one object of statistics at the end, nothing else", late.stdout())
+        errs = [l.stderr() for l in ls + [late]]
+        t.check(not any("Sanitizer" in e or "runtime error:" in e for e in errs),
+                "no sanitizer report from any listener", "\n".join(errs)[-3000:])
+        t.check(all(Report(l.report).notes[-1:] == ["end"] for l in ls + [late]),
+                "SIGTERM: every report is closed with its final stats",
+                [Report(l.report).notes[-2:] for l in ls + [late]])
+    finally:
+        for l in ls + ([late] if late else []):
+            l.stop()
+        for px in proxies:
+            px.stop()
+        s.stop()
+        if os.environ.get("TUTTI_KEEP_LISTEN"):
+            print("# kept " + tmp)
+        else:
+            import shutil
+            shutil.rmtree(tmp, ignore_errors=True)
+    s.check_sanitizers(t)
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
