@@ -258,11 +258,11 @@ def burst_sender(s, rooms, ok_target, log, kill_info):
     status, seq, sent, answered) per command, in send order."""
     count = {code: 0 for code, _ in rooms}
     for _ in range(ok_target * 4):
-        todo = [(c, tk) for c, tk in rooms
+        waiting = [(c, tk) for c, tk in rooms
                 if sum(1 for e in log[c] if e[1] == 200) < ok_target]
-        if not todo:
+        if not waiting:
             return
-        for code, token in todo:
+        for code, token in waiting:
             count[code] += 1
             pos = 1000 * count[code]
             sent = time.monotonic()
