@@ -4,6 +4,7 @@
 #   make test            install missing packages, build, run every test suite
 #   make SANITIZE=address,undefined test    the same under sanitizers
 #   make import DIR=~/Music   add every MP3 under DIR to the library
+#   make install PREFIX=/usr/local [DESTDIR=...]   install the built programs (docs/deploy.md)
 #   make fuzz            run every libFuzzer target for FUZZ_SECONDS (60) each
 # Variables: PORT (8080), DATA (./data), CI (set: warnings are errors).
 
@@ -122,7 +123,7 @@ distclean: clean
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_B       := $(B)/fuzz
-FUZZ_TARGETS := ws handshake route
+FUZZ_TARGETS := ws handshake route json tus mp3 wsclient
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE $(WARN) \
                 -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -130,9 +131,13 @@ fuzz_objs     = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
 FUZZ_OBJ_ws        := $(call fuzz_objs,common/ws.c relay/msg.c common/text.c)
 FUZZ_OBJ_handshake := $(call fuzz_objs,relay/http.c common/ws.c common/query.c)
 FUZZ_OBJ_route     := $(call fuzz_objs,$(call lib_srcs,fcgi) $(call lib_srcs,common))
+FUZZ_OBJ_json      := $(call fuzz_objs,$(call lib_srcs,fcgi) $(call lib_srcs,common) tests/fuzz/fake_api.c)
+FUZZ_OBJ_tus       := $(FUZZ_OBJ_json)
+FUZZ_OBJ_mp3       := $(FUZZ_OBJ_json)
+FUZZ_OBJ_wsclient  := $(call fuzz_objs,cli/lwsp.c common/ws.c common/text.c)
 FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_TARGETS))
 # (kept: pattern-built objects would otherwise be removed as intermediate)
-.SECONDARY: $(sort $(FUZZ_OBJ_ws) $(FUZZ_OBJ_handshake) $(FUZZ_OBJ_route))
+.SECONDARY: $(sort $(foreach t,$(FUZZ_TARGETS),$(FUZZ_OBJ_$(t))))
 
 .PHONY: fuzz fuzz-build fuzz-smoke
 fuzz-build: $(FUZZ_BINS)
@@ -155,3 +160,17 @@ $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_OBJ_$$*)
 	    -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ---- install: scripts/install.sh; the programs must be built (`make`) first ----
+#   make install PREFIX=/usr/local [DESTDIR=staging]    make uninstall (same variables)
+# Paths written into the installed files: STATEDIR (/var/lib/tutti), RUNSTATEDIR
+# (/run/tutti), SYSCONFDIR, REDIS_SOCKET, TLS_CERT, TLS_KEY (docs/deploy.md).
+PREFIX       ?= /usr/local
+INSTALL_VARS  = PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' SYSCONFDIR='$(SYSCONFDIR)' \
+                STATEDIR='$(STATEDIR)' RUNSTATEDIR='$(RUNSTATEDIR)' \
+                REDIS_SOCKET='$(REDIS_SOCKET)' TLS_CERT='$(TLS_CERT)' TLS_KEY='$(TLS_KEY)'
+.PHONY: install uninstall
+install:
+	@$(INSTALL_VARS) scripts/install.sh install
+uninstall:
+	@$(INSTALL_VARS) scripts/install.sh uninstall

@@ -10,6 +10,7 @@
 #include <fcgiapp.h>
 #include <hiredis.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -22,6 +23,14 @@
 
 struct api_metrics;
 
+/* Counts the PATCH bodies streaming at once (uploads.c): a tus body holds a
+ * request thread while it arrives, so at most max of them may, and slow
+ * uploads never take every thread. Shared by the threads; main.c owns it. */
+struct api_gate {
+	pthread_mutex_t lock;
+	int busy, max;
+};
+
 /* Settings shared read-only by every thread. */
 struct api_config {
 	const char *datadir;	/* holds tutti.db, media/ and uploads/ */
@@ -32,6 +41,7 @@ struct api_config {
 	int chat_burst;		/* chat: at most chat_burst messages ... */
 	int chat_window_s;	/* ... per user in any chat_window_s seconds */
 	struct api_metrics *metrics;	/* shared, thread-safe; see metrics.c */
+	struct api_gate *upload_gate;	/* shared; NULL: no limit */
 };
 
 /* Per-thread state; created by api_thread_open, freed by api_thread_close. */

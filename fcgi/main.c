@@ -36,11 +36,12 @@ struct api_ctx {
 	volatile int stopping;
 };
 
+/* Prints the usage to out and exits with status: 0 for -h, 2 for a mistake. */
 static void
-usage(void)
+usage_to(FILE *out, int status)
 {
-	fprintf(stderr,
-	    "usage: tutti-api [-v] [-d datadir] [-m sqldir] [-R redis] [-s socket]\n"
+	fprintf(out,
+	    "usage: tutti-api [-hv] [-d datadir] [-m sqldir] [-R redis] [-s socket]\n"
 	    "                 [-t threads] [-w wait_ms] [-U bytes] [-X seconds] [-C n/seconds]\n"
 	    "                 [serve | migrate | import path ...]\n"
 	    "\n"
@@ -60,8 +61,15 @@ usage(void)
 	    "              (default 86400, 24 h)\n"
 	    "  -C n/secs   chat: at most n messages per person in any secs seconds\n"
 	    "              (default 5/10)\n"
-	    "  -v          log debug messages\n");
-	exit(2);
+	    "  -v          log debug messages\n"
+	    "  -h          print this help and exit\n");
+	exit(status);
+}
+
+static void
+usage(void)
+{
+	usage_to(stderr, 2);
 }
 
 static const char *
@@ -148,6 +156,7 @@ static int
 api_serve(struct api_ctx *ctx)
 {
 	pthread_t tids[API_MAX_THREADS];
+	struct api_gate gate = { .max = (ctx->nthreads + 1) / 2 };
 	sigset_t sigs;
 	int i, sig, started = 0;
 
@@ -166,6 +175,8 @@ api_serve(struct api_ctx *ctx)
 	}
 	chmod(ctx->socket_path, 0660);
 	pthread_mutex_init(&ctx->accept_lock, NULL);
+	pthread_mutex_init(&gate.lock, NULL);
+	ctx->cfg.upload_gate = &gate;
 	for (i = 0; i < ctx->nthreads; i++)
 		if (pthread_create(&tids[started], NULL, api_thread_main, ctx) == 0)
 			started++;
@@ -179,6 +190,8 @@ api_serve(struct api_ctx *ctx)
 	close(ctx->listen_fd);
 	unlink(ctx->socket_path);
 	pthread_mutex_destroy(&ctx->accept_lock);
+	pthread_mutex_destroy(&gate.lock);
+	ctx->cfg.upload_gate = NULL;
 	api_metrics_free(ctx->cfg.metrics);
 	return started == ctx->nthreads ? 0 : 1;
 }
@@ -333,7 +346,7 @@ main(int argc, char **argv)
 	const char *cmd;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "C:d:m:R:s:t:w:U:X:v")) != -1) {
+	while ((ch = getopt(argc, argv, "C:d:m:R:s:t:w:U:X:vh")) != -1) {
 		switch (ch) {
 		case 'd': ctx.cfg.datadir = optarg; break;
 		case 'm': ctx.sqldir = optarg; break;
@@ -355,6 +368,7 @@ main(int argc, char **argv)
 				usage();
 			break;
 		case 'v': lvl = LOG_DEBUG; break;
+		case 'h': usage_to(stdout, 0); break;
 		default: usage();
 		}
 	}

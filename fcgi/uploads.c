@@ -5,13 +5,14 @@
  * its offset, so it survives restarts of tutti-api and nginx. PATCH bodies
  * stream to disk through one fixed buffer; the PATCH that completes an
  * upload has library.c validate and store the file and appends the track to
- * the room's playlist. docs/api.md describes the protocol as curl users see it.
+ * the room's playlist. The headers are parsed by tus.c. docs/api.md describes
+ * the protocol as curl users see it.
  */
 #include "api.h"
 #include "clock.h"
 #include "library.h"
 #include "log.h"
-#include "text.h"
+#include "tus.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,12 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TUS_VERSION "1.0.0"
 #define UP_BUF (64 * 1024)		/* the one body buffer of a PATCH */
 #define UP_WRITEBACK (8 << 20)		/* start writeback every 8 MiB written */
-#define UP_META_MAX 4096		/* bytes of Upload-Metadata */
-#define UP_NAME_MAX 255			/* bytes of a stored file name */
-#define UP_NAME_IN_MAX 3072		/* bytes of a file name as sent */
 #define UP_GONE_KEEP_US ((int64_t)24 * 3600 * 1000000)	/* expired: 410 this long */
 #define UP_SWEEP_BATCH 64
 #define UP_HDR 8192
@@ -41,17 +38,10 @@
 struct up_row {
 	char id[ROUTE_KEY_MAX];
 	char code[CODE_LEN + 1];
-	char filename[UP_NAME_MAX + 1];
-	char metadata[UP_META_MAX + 1];
+	char filename[TUS_NAME_MAX + 1];
+	char metadata[TUS_META_MAX + 1];
 	int64_t room_id, user_id, length, expires_us;
 	int64_t done_us, track_id, item_id, gone_us;	/* 0: not (yet) */
-};
-
-/* What Upload-Metadata says that tutti uses. */
-struct up_meta {
-	char room[ROUTE_CODE_MAX];
-	char filename[UP_NAME_MAX + 1];
-	int has_room, has_filename;
 };
 
 /* One PATCH while its body streams to the part file. */
@@ -62,7 +52,7 @@ struct up_patch {
 	int64_t want;		/* Content-Length, or -1 when not given */
 	EVP_MD_CTX *sha1;	/* of this body, when Upload-Checksum is given */
 	EVP_MD_CTX *sha256;	/* of the whole file, when this PATCH starts at 0 */
-	unsigned char sum[20];	/* the sha1 the client announced */
+	unsigned char sum[TUS_SHA1_LEN];	/* the sha1 the client announced */
 	int over;		/* the body is longer than the upload */
 	int err;		/* errno of a failed write, else 0 */
 };
@@ -91,156 +81,11 @@ up_begin(struct api_req *r)
 	const char *v = api_param(r, "HTTP_TUS_RESUMABLE");
 
 	FCGX_PutS("Tus-Resumable: " TUS_VERSION "\r\n", r->fcgi->out);
-	if (v != NULL && strcmp(v, TUS_VERSION) == 0)
+	if (tus_version_ok(v))
 		return 0;
 	api_problem_h(r, 412, "Precondition failed", "Tus-Version: " TUS_VERSION "\r\n",
 	    "send Tus-Resumable: " TUS_VERSION ", the tus version this server speaks");
 	return -1;
-}
-
-/* Parses a header value of decimal digits only (at most 18). Returns 0 or
- * -1 when s is NULL or malformed. */
-static int
-up_uint(const char *s, int64_t *v)
-{
-	int64_t x = 0;
-	size_t i, n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > 18)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		x = x * 10 + (s[i] - '0');
-	}
-	*v = x;
-	return 0;
-}
-
-/* Decodes n bytes of standard base64 (padding optional) into out (cap
- * bytes, NUL-terminated). Returns the decoded length, or -1 when malformed
- * or longer than cap - 1. */
-static long
-up_b64(const char *s, size_t n, unsigned char *out, size_t cap)
-{
-	unsigned char in[UP_META_MAX + 4], tmp[UP_META_MAX];
-	size_t i, pad = 0;
-	int len;
-
-	while (pad < 2 && n > 0 && s[n - 1] == '=') {
-		n--;
-		pad++;
-	}
-	if (n % 4 == 1 || n + 4 > sizeof(in))
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '/'))
-			return -1;
-	memcpy(in, s, n);
-	for (pad = 0; (n + pad) % 4 != 0; pad++)
-		in[n + pad] = '=';
-	if (n + pad == 0)
-		len = 0;
-	else if ((len = EVP_DecodeBlock(tmp, in, (int)(n + pad))) < 0)
-		return -1;
-	len -= (int)pad;
-	if (len < 0 || (size_t)len >= cap)
-		return -1;
-	memcpy(out, tmp, (size_t)len);
-	out[len] = '\0';
-	return len;
-}
-
-/* Keeps what is harmless of a file name as a client sent it: the part after
- * the last '/' or '\', without control characters (C0, DEL, C1) and bidi
- * overrides, valid UTF-8 (else only its ASCII), trimmed, at most
- * UP_NAME_MAX bytes cut on a character boundary; "." and ".." become "". */
-static void
-up_filename(const unsigned char *in, size_t n, char *out)
-{
-	const unsigned char *p, *end = in + n, *base = in;
-	size_t o = 0, i, j;
-
-	for (p = in; p < end; p++)
-		if (*p == '/' || *p == '\\')
-			base = p + 1;
-	for (p = base; p < end && o < UP_NAME_MAX; ) {
-		if (*p < 0x20 || *p == 0x7f)
-			p++;
-		else if (p[0] == 0xc2 && p + 1 < end && p[1] >= 0x80 && p[1] <= 0x9f)
-			p += 2;
-		else if (p[0] == 0xe2 && p + 2 < end && ((p[1] == 0x80 && p[2] >= 0xaa &&
-		    p[2] <= 0xae) || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
-			p += 3;
-		else
-			out[o++] = (char)*p++;
-	}
-	for (i = 0; i < 3 && o > 0 && text_utf8_len(out, o) < 0; i++)
-		o--;	/* a character cut at the size limit */
-	if (text_utf8_len(out, o) < 0) {
-		for (i = j = 0; i < o; i++)
-			if ((unsigned char)out[i] < 0x80)
-				out[j++] = out[i];
-		o = j;
-	}
-	for (i = 0; i < o && out[i] == ' '; i++)
-		;
-	memmove(out, out + i, o - i);
-	o -= i;
-	while (o > 0 && out[o - 1] == ' ')
-		o--;
-	out[o] = '\0';
-	if (strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
-		out[0] = '\0';
-}
-
-/* Parses Upload-Metadata ("key base64,key base64,key"): room and filename
- * are used, other keys ignored. Returns 0, or -1 with why filled. */
-static int
-up_meta_parse(const char *h, struct up_meta *m, char *why, size_t whylen)
-{
-	unsigned char name[UP_NAME_IN_MAX + 1];
-	const char *p, *end, *sp, *val;
-	size_t kn;
-	long n;
-
-	memset(m, 0, sizeof(*m));
-	for (p = h; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7e) {
-			snprintf(why, whylen, "Upload-Metadata must be printable ASCII");
-			return -1;
-		}
-	for (p = h; *p != '\0'; p = *end ? end + 1 : end) {
-		p += strspn(p, " ");
-		end = p + strcspn(p, ",");
-		sp = memchr(p, ' ', (size_t)(end - p));
-		kn = (size_t)((sp ? sp : end) - p);
-		val = sp ? sp + strspn(sp, " ") : end;
-		if (kn == 0) {
-			snprintf(why, whylen, "Upload-Metadata has an empty key");
-			return -1;
-		}
-		n = (long)(end - val);
-		while (n > 0 && val[n - 1] == ' ')
-			n--;
-		if (kn == 4 && strncmp(p, "room", 4) == 0) {
-			if (m->has_room++ || up_b64(val, (size_t)n, (unsigned char *)m->room,
-			    sizeof(m->room)) < 0) {
-				snprintf(why, whylen, "Upload-Metadata room: one base64 room code");
-				return -1;
-			}
-		} else if (kn == 8 && strncmp(p, "filename", 8) == 0) {
-			if (m->has_filename++ || (n = up_b64(val, (size_t)n, name,
-			    sizeof(name))) < 0) {
-				snprintf(why, whylen, "Upload-Metadata filename: one base64 "
-				    "value of at most %d bytes", UP_NAME_IN_MAX);
-				return -1;
-			}
-			up_filename(name, (size_t)n, m->filename);
-		}
-	}
-	return 0;
 }
 
 /* Formats server time us as an HTTP date (RFC 7231 IMF-fixdate). */
@@ -403,7 +248,7 @@ api_uploads_options(struct api_req *r)
 /* Checks the creation request's headers into *length and *m. Returns 0,
  * or -1 after sending 400 or 413. */
 static int
-up_create_check(struct api_req *r, int64_t *length, struct up_meta *m)
+up_create_check(struct api_req *r, int64_t *length, struct tus_meta *m)
 {
 	const char *md = api_param(r, "HTTP_UPLOAD_METADATA");
 	const char *cl = api_param(r, "CONTENT_LENGTH");
@@ -411,7 +256,7 @@ up_create_check(struct api_req *r, int64_t *length, struct up_meta *m)
 	char why[128], h[64];
 
 	if (api_param(r, "HTTP_UPLOAD_DEFER_LENGTH") != NULL ||
-	    up_uint(api_param(r, "HTTP_UPLOAD_LENGTH"), length) != 0 || *length < 1) {
+	    tus_uint(api_param(r, "HTTP_UPLOAD_LENGTH"), length) != 0 || *length < 1) {
 		api_problem(r, 400, "Bad request", "send Upload-Length: the file's size in "
 		    "bytes, 1 to %" PRId64 " (deferred lengths are not supported)", max);
 		return -1;
@@ -427,12 +272,12 @@ up_create_check(struct api_req *r, int64_t *length, struct up_meta *m)
 		    "create with an empty POST, then send the bytes with PATCH");
 		return -1;
 	}
-	if (md != NULL && strlen(md) > UP_META_MAX) {
+	if (md != NULL && strlen(md) > TUS_META_MAX) {
 		api_problem(r, 400, "Bad request", "Upload-Metadata is longer than %d "
-		    "bytes", UP_META_MAX);
+		    "bytes", TUS_META_MAX);
 		return -1;
 	}
-	if (up_meta_parse(md ? md : "", m, why, sizeof(why)) != 0) {
+	if (tus_meta_parse(md ? md : "", m, why, sizeof(why)) != 0) {
 		api_problem(r, 400, "Bad request", "%s", why);
 		return -1;
 	}
@@ -447,7 +292,7 @@ up_create_check(struct api_req *r, int64_t *length, struct up_meta *m)
 /* Creates the row and the empty part file. Returns 0, or -1 after 500. */
 static int
 up_create_store(struct api_req *r, const struct api_user *u, int64_t length,
-    const struct up_meta *m, char *id, int64_t now)
+    const struct tus_meta *m, char *id, int64_t now)
 {
 	const char *md = api_param(r, "HTTP_UPLOAD_METADATA");
 	char path[4096];
@@ -483,7 +328,7 @@ api_uploads_create(struct api_req *r)
 	int64_t length, now = clock_now_us();
 	struct api_room room;
 	struct api_user u;
-	struct up_meta m;
+	struct tus_meta m;
 
 	if (up_begin(r) != 0 || up_create_check(r, &length, &m) != 0 ||
 	    api_room_load(r, m.room, &room) != 0 || api_auth(r, room.code, &u) != 0 ||
@@ -670,24 +515,20 @@ static int
 up_checksum_parse(struct api_req *r, struct up_patch *p)
 {
 	const char *h = api_param(r, "HTTP_UPLOAD_CHECKSUM");
-	unsigned char sum[32];
-	size_t n;
+	int rc;
 
 	if (h == NULL)
 		return 0;
-	if (strncasecmp(h, "sha1 ", 5) != 0) {
+	if ((rc = tus_checksum_parse(h, p->sum)) == -1) {
 		api_problem(r, 400, "Bad request", "Upload-Checksum: only sha1 is "
 		    "supported (Tus-Checksum-Algorithm)");
 		return -1;
 	}
-	h += 5;
-	n = strlen(h);
-	if (up_b64(h, n, sum, sizeof(sum)) != 20) {
+	if (rc != 0) {
 		api_problem(r, 400, "Bad request", "Upload-Checksum: sha1 and the base64 "
 		    "of the 20-byte digest of this request's body");
 		return -1;
 	}
-	memcpy(p->sum, sum, 20);
 	if ((p->sha1 = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(p->sha1, EVP_sha1(), NULL) != 1) {
 		api_problem(r, 500, "Internal error", "no sha1");
@@ -711,17 +552,50 @@ up_patch_check(struct api_req *r, struct up_patch *p)
 		    "Content-Type: application/offset+octet-stream");
 		return -1;
 	}
-	if (up_uint(api_param(r, "HTTP_UPLOAD_OFFSET"), &p->start) != 0) {
+	if (tus_uint(api_param(r, "HTTP_UPLOAD_OFFSET"), &p->start) != 0) {
 		api_problem(r, 400, "Bad request", "send Upload-Offset: the offset this "
 		    "body starts at (HEAD gives it)");
 		return -1;
 	}
 	p->want = -1;
-	if (cl != NULL && *cl != '\0' && up_uint(cl, &p->want) != 0) {
+	if (cl != NULL && *cl != '\0' && tus_uint(cl, &p->want) != 0) {
 		api_problem(r, 400, "Bad request", "invalid Content-Length");
 		return -1;
 	}
 	return up_checksum_parse(r, p);
+}
+
+/* Takes one of the gate's places for a PATCH body. Returns 0, or -1 after
+ * sending 503 with Retry-After when every place is taken. */
+static int
+up_gate_enter(struct api_req *r)
+{
+	struct api_gate *g = r->t->cfg->upload_gate;
+	int ok;
+
+	if (g == NULL)
+		return 0;
+	pthread_mutex_lock(&g->lock);
+	if ((ok = g->busy < g->max))
+		g->busy++;
+	pthread_mutex_unlock(&g->lock);
+	if (ok)
+		return 0;
+	api_problem_h(r, 503, "Service unavailable", "Retry-After: 1\r\n", "%d uploads are "
+	    "arriving already; PATCH again in a moment at the same offset", g->max);
+	return -1;
+}
+
+static void
+up_gate_leave(struct api_req *r)
+{
+	struct api_gate *g = r->t->cfg->upload_gate;
+
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->busy--;
+	pthread_mutex_unlock(&g->lock);
 }
 
 /* Opens and locks the part file. Returns 0 with p->fd and the current
@@ -876,7 +750,10 @@ api_uploads_patch(struct api_req *r)
 		EVP_MD_CTX_free(p.sha256);
 		p.sha256 = NULL;	/* library.c hashes the file instead */
 	}
+	if (up_gate_enter(r) != 0)
+		goto out;
 	rc = up_stream(r, &p, row.length - cur);
+	up_gate_leave(r);
 	if (p.got > 0 && r->t->cfg->metrics != NULL)
 		api_metrics_upload_bytes(r->t->cfg->metrics, p.got);
 	if (up_patch_verify(r, &p, rc) != 0)

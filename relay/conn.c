@@ -427,6 +427,13 @@ conn_close_code(struct conn *c, unsigned code)
 	outbuf_unref(b);
 }
 
+void
+conn_end(struct conn *c, unsigned code)
+{
+	log_debug("closing %s (room %s) with %u: the session ended", c->from, c->code, code);
+	conn_close_code(c, code);
+}
+
 static void
 conn_fail(struct conn *c, unsigned code, const char *why)
 {

@@ -26,6 +26,10 @@
 #define RELAY_ORIGINS_MAX  16		/* -O options */
 #define RELAY_MSG_MAX      4096		/* largest client message (protocol.md) */
 #define RELAY_WQ_MAX       (1024 * 1024)	/* unsent bytes before a listener is dropped */
+/* Close codes (private range) for a listener whose session ended: after
+ * the user_left event of its user, after the room_closed event. */
+#define RELAY_CLOSE_LEFT        4401
+#define RELAY_CLOSE_ROOM_CLOSED 4410
 #define RELAY_RBUF_MAX     (8192 + 4096 + 64)	/* unconsumed input held per connection */
 #define RELAY_HANDSHAKE_MS 10000	/* accept to 101 */
 #define RELAY_PING_MS      20000	/* quiet this long: send a WebSocket ping */
@@ -217,6 +221,10 @@ void conn_send(struct conn *c, struct outbuf *b);
  * poll phase (or at once when WREQ_BUFS are corked). When the relay keeps up
  * that is one event a write; when it falls behind, events batch. */
 void conn_cork(struct conn *c, struct outbuf *b);
+/* Closes the open listener c with code once the events corked for it are
+ * written (the session ended: RELAY_CLOSE_LEFT, RELAY_CLOSE_ROOM_CLOSED).
+ * May close c, never another conn; ignored unless c is open. */
+void conn_end(struct conn *c, unsigned code);
 /* The check callback: writes every corked listener's events. */
 void conn_flush_all(struct relay *r);
 /* The end of c's Redis lookup: status 0 joins the room (and upgrades once

@@ -164,20 +164,54 @@ room_send(struct relay *r, struct room *rm, struct outbuf *b)
 	room_maybe_free(r, rm);
 }
 
-/* Returns the seq of a playback event (JSON text, n bytes), or -1 when it
- * is another event or unreadable. One parse per event, not per listener. */
-static int64_t
-room_playback_seq(const char *json, size_t n)
+/* What the relay itself acts on in an event: the seq of a playback event
+ * (its snapshot), the user whose session a user_left ends, a room_closed. */
+struct room_event {
+	int64_t playback_seq;	/* -1: not a playback event */
+	int64_t left_user;	/* 0: not a user_left */
+	int closed;		/* a room_closed */
+};
+
+/* Reads ev from an event (JSON text, n bytes); an unreadable one is none of
+ * these. One parse per event, not per listener. */
+static void
+room_classify(const char *json, size_t n, struct room_event *ev)
 {
 	json_t *j = json_loadb(json, n, 0, NULL);
 	json_t *seq = json_object_get(j, "seq");
+	json_t *uid = json_object_get(json_object_get(j, "user"), "id");
 	const char *type = json_string_value(json_object_get(j, "type"));
-	int64_t v = -1;
 
+	ev->playback_seq = -1;
+	ev->left_user = 0;
+	ev->closed = 0;
 	if (type != NULL && strcmp(type, "playback") == 0 && json_is_integer(seq))
-		v = json_integer_value(seq);
+		ev->playback_seq = json_integer_value(seq);
+	else if (type != NULL && strcmp(type, "user_left") == 0 && json_is_integer(uid))
+		ev->left_user = json_integer_value(uid);
+	else if (type != NULL && strcmp(type, "room_closed") == 0)
+		ev->closed = 1;
 	json_decref(j);
-	return v;
+}
+
+/* Ends the sockets whose session ev ended: the user who left or was
+ * removed (its token is void), or everyone when the room closed. The event
+ * itself is already corked for them and is written before the close. */
+static void
+room_end_sessions(struct relay *r, struct room *rm, const struct room_event *ev)
+{
+	struct conn *c, *next;
+
+	if (!ev->closed && ev->left_user <= 0)
+		return;
+	rm->busy++;
+	for (c = rm->head; c != NULL; c = next) {
+		next = c->rnext;	/* closing may unlink c, and only c */
+		if (c->state == C_OPEN && (ev->closed || c->user_id == ev->left_user))
+			conn_end(c, ev->closed ? RELAY_CLOSE_ROOM_CLOSED : RELAY_CLOSE_LEFT);
+	}
+	rm->busy--;
+	room_maybe_free(r, rm);
 }
 
 /* Keeps b (a playback event with this seq) as the room's snapshot, unless
@@ -198,8 +232,8 @@ void
 room_on_message(struct relay *r, const char *code, const char *payload, size_t len)
 {
 	struct room *rm = room_find(r, code);
+	struct room_event ev;
 	struct outbuf *b;
-	int64_t seq;
 
 	if (rm == NULL || rm->sub != SUB_ACTIVE || rm->n == 0)
 		return;
@@ -208,10 +242,13 @@ room_on_message(struct relay *r, const char *code, const char *payload, size_t l
 		return;
 	}
 	b = outbuf_frame(WS_OP_TEXT, payload, len);
-	if ((seq = room_playback_seq(payload, len)) >= 0)
-		room_keep_snapshot(rm, b, seq);
+	room_classify(payload, len, &ev);
+	if (ev.playback_seq >= 0)
+		room_keep_snapshot(rm, b, ev.playback_seq);
 	room_send(r, rm, b);
 	outbuf_unref(b);
+	if ((rm = room_find(r, code)) != NULL)
+		room_end_sessions(r, rm, &ev);
 }
 
 void
@@ -229,16 +266,16 @@ room_on_snapshot(struct relay *r, const char *code, const char *json, size_t n)
 {
 	struct room *rm = room_find(r, code);
 	struct conn *c, *next;
+	struct room_event ev;
 	struct outbuf *b;
-	int64_t seq;
 
 	if (rm == NULL)
 		return;
 	rm->snap_asked = 0;
 	if (json != NULL && text_utf8_len(json, n) >= 0 &&
-	    (seq = room_playback_seq(json, n)) >= 0) {
+	    (room_classify(json, n, &ev), ev.playback_seq >= 0)) {
 		b = outbuf_frame(WS_OP_TEXT, json, n);
-		room_keep_snapshot(rm, b, seq);
+		room_keep_snapshot(rm, b, ev.playback_seq);
 		outbuf_unref(b);
 	}
 	rm->busy++;

@@ -5,11 +5,12 @@
 # `make test`). The seeds in tests/fuzz/corpus/<target>/ are only read; new
 # inputs go to build/fuzz/corpus-<target>/, crashes to build/fuzz/crash-<target>/,
 # the fuzzer's output to build/fuzz/<target>.log.
-# usage: scripts/fuzz.sh [-t seconds] target...   (targets: ws handshake route)
+# usage: scripts/fuzz.sh [-t seconds] target...
+#   (targets: ws handshake route json tus mp3 wsclient; see docs/fuzzing.md)
 #
 # Replaying a crash:   build/fuzz/fuzz_ws build/fuzz/crash-ws/crash-<sha1>
 # Keeping what a run found (deliberately; only inputs with new coverage
-# are added, and the corpus should stay under about 100 files in all):
+# are added; keep each target's corpus under about 30 files):
 #   build/fuzz/fuzz_ws -merge=1 tests/fuzz/corpus/ws build/fuzz/corpus-ws
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -23,12 +24,16 @@ fi
 FB=$PWD/build/fuzz
 
 # The longest input worth trying per target: past the limit each parser
-# enforces (4096-byte messages, 8192-byte request heads), not much further.
+# enforces (4096-byte messages, 8192-byte request heads and upgrade answers,
+# 4096-byte Upload-Metadata), not much further; MP3s as long as the seeds
+# and some (a scan's cost grows with the file).
 max_len() {
 	case $1 in
 	ws) echo 16384 ;;
-	handshake) echo 10240 ;;
+	handshake|wsclient) echo 10240 ;;
 	route) echo 2048 ;;
+	tus) echo 6144 ;;
+	mp3) echo 16384 ;;
 	*) echo 4096 ;;
 	esac
 }

@@ -98,7 +98,7 @@ for i in $(seq "$NRELAYS"); do
 	bin/tutti-relay -l "unix:$RUN/relay-$i.sock" -R "$RUN/redis.sock" -i "r$i" $metrics \
 		${TUTTI_RELAY_OPTS:-} &
 	PIDS+=($!)
-	relays+="		server unix:$RUN/relay-$i.sock;"$'\n'
+	relays+="		server unix:$RUN/relay-$i.sock max_fails=0;"$'\n'
 done
 wait_for "$RUN/api.sock"
 for i in $(seq "$NRELAYS"); do wait_for "$RUN/relay-$i.sock"; done

@@ -40,6 +40,9 @@ if [ "$UNIT_ONLY" = 0 ]; then
 	for t in tests/integration/test_*.py; do
 		suite "integration-$(basename "$t" .py)" /usr/bin/python3 "$t"
 	done
+	for t in tests/faults/test_*.py; do
+		suite "faults-$(basename "$t" .py)" /usr/bin/python3 "$t"
+	done
 	suite conformance /usr/bin/python3 tests/conformance/run.py
 	for t in tests/e2e/*.test.mjs; do
 		suite "e2e-$(basename "$t" .test.mjs)" /usr/bin/python3 tests/integration/stack.py e2e tests/e2e/run.sh "$(basename "$t")"

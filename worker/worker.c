@@ -271,6 +271,16 @@ worker_free(struct worker *w)
 	worker_close_handle((uv_handle_t *)&w->sig_term);
 	worker_close_handle((uv_handle_t *)&w->sig_int);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
+	if (w->rd.ac != NULL || w->wr.ac != NULL) {
+		/* A connection reset while closing gracefully (Redis went away
+		 * with our commands unread): libuv stopped its poll on POLLERR
+		 * and hiredis's adapter dropped the error, so the loop ended with
+		 * the context open. Nothing more can arrive on it: drop it. */
+		log_warn("Redis went away during the graceful close");
+		rconn_close(&w->rd, 1);
+		rconn_close(&w->wr, 1);
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+	}
 	if (uv_loop_close(&w->loop) != 0) {
 		log_err("handles left open at exit");
 		uv_walk(&w->loop, worker_log_handle, NULL);

@@ -3,7 +3,8 @@ check of the upgrade; the room's snapshot sent to a listener right after
 its hello (read from Redis by the first listener's relay, kept from the
 event stream for the next ones); /metrics on its local port; a Redis
 restart in the middle of a stream (listeners told to resync, then events
-again).
+again); sockets whose session ends (the user left or was removed, the room
+closed) get that event and then a close (4401, 4410), others stay.
 Run: /usr/bin/python3 tests/integration/test_relay.py   (TAP output)
 """
 import json
@@ -14,7 +15,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import Stack, Tap, create_room, free_port, recv_until  # noqa: E402
+from stack import Stack, Tap, create_room, free_port, join_room, recv_until  # noqa: E402
 
 import websocket  # noqa: E402
 
@@ -154,6 +155,60 @@ def t_redis_restart(t, s):
         ws.close()
 
 
+def until_close(ws, timeout=5.0):
+    """Reads a listener until the relay closes it; returns (the text
+    messages' types, the close code), the code None when no close came."""
+    types, deadline = [], time.time() + timeout
+    while time.time() < deadline:
+        ws.settimeout(max(0.05, deadline - time.time()))
+        try:
+            op, data = ws.recv_data(control_frame=True)
+        except websocket.WebSocketTimeoutException:
+            break
+        except Exception:  # noqa: BLE001 - the socket went without a close frame
+            return types, 0
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            return types, int.from_bytes(data[:2], "big") if len(data) >= 2 else 0
+        if op == websocket.ABNF.OPCODE_TEXT:
+            types.append(json.loads(data).get("type"))
+    return types, None
+
+
+def t_session_end(t, s):
+    code, alice, _ = create_room(s, "alice")
+    bob, bob_user = join_room(s, code, "bob")
+    carol, _ = join_room(s, code, "carol")
+    socks = {k: websocket.create_connection(s.ws_url(code, tok), timeout=5)
+             for k, tok in (("alice", alice), ("bob1", bob), ("bob2", bob), ("carol", carol))}
+    try:
+        for ws in socks.values():
+            ws.recv()
+        st, _, _ = s.request("DELETE", "/api/rooms/%s/users/%d" % (code, bob_user["id"]),
+                             token=alice)
+        t.check(st == 204, "the admin removes bob", st)
+        for k in ("bob1", "bob2"):
+            types, closed = until_close(socks[k])
+            t.check("user_left" in types and closed == 4401,
+                    "%s: bob's socket gets user_left, then the close 4401" % k, (types, closed))
+        msg = recv_until(socks["carol"], lambda m: m.get("type") == "chat")
+        t.check(msg is not None, "carol's socket stays open and gets the chat line after it", msg)
+        st, _, _ = s.request("POST", "/api/rooms/%s/chat" % code, {"text": "still here?"},
+                             token=carol)
+        msg = recv_until(socks["alice"], lambda m: m.get("type") == "chat" and
+                         m.get("message", {}).get("text") == "still here?")
+        t.check(st == 201 and msg is not None, "the others still talk after bob's sockets closed",
+                (st, msg))
+        st, _, _ = s.request("DELETE", "/api/rooms/%s" % code, token=alice)
+        t.check(st == 204, "the admin closes the room", st)
+        for k in ("alice", "carol"):
+            types, closed = until_close(socks[k])
+            t.check("room_closed" in types and closed == 4410,
+                    "%s: room_closed, then the close 4410" % k, (types, closed))
+    finally:
+        for ws in socks.values():
+            ws.close()
+
+
 def t_sigterm(t, s):
     """Last: the relay's exit ends the stack (run.sh stops when a process does)."""
     code, token, _ = create_room(s, "alice")
@@ -182,7 +237,7 @@ def main():
     s.metrics_port = port
     try:
         s.start()
-        for fn in (t_origin, t_snapshot, t_metrics, t_redis_restart, t_sigterm):
+        for fn in (t_origin, t_snapshot, t_metrics, t_redis_restart, t_session_end, t_sigterm):
             t.run(fn, s)
     finally:
         s.stop()

@@ -14,6 +14,7 @@ const BACKOFF_MAX_MS = 20000;
 const HELLO_WAIT_MS = 1000;     // fetch anyway if the relay has not said hello by then
 const SILENCE_MS = 10000;       // nothing heard this long (pongs come every 2 s): reconnect
 const FATAL = new Set([401, 403, 404, 410]);
+const SESSION_ENDED = new Set([4401, 4410]);  // relay close codes: the session ended (docs/protocol.md)
 const GAP_REFETCHES = 3;        // snapshots in a row that leave a buffered event unreachable
 
 function backoff(attempt) {
@@ -134,11 +135,13 @@ export class RoomLink extends EventTarget {
 			this.#lastHeard = performance.now();
 			this.#onMessage(ev.data);
 		});
-		ws.addEventListener('close', () => {
+		ws.addEventListener('close', (ev) => {
 			if (ws !== this.#ws)
 				return;
 			this.#ws = null;
-			this.#afterClose(opened);
+			// 4401 (you left or were removed) and 4410 (the room closed): the
+			// token is void; ask REST what happened instead of reconnecting.
+			this.#afterClose(opened && !SESSION_ENDED.has(ev.code));
 		});
 	}
 

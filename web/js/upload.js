@@ -786,7 +786,11 @@ export class UploadPanel {
 		if (s >= 400 && s < 500 && ![408, 409, 423, 429, 460].includes(s))
 			return final(err.message, true);	// 400 and the like: retrying would not help
 		// The network, a busy or restarting server: wait, ask the offset, go on.
-		if (++it.attempts > RETRIES)
+		// A server that says when to come back (429, or 503 while its upload
+		// slots are taken) is busy, not failing: that wait uses no attempt.
+		const after = Number(err.header('Retry-After'));
+		const busy = (s === 429 || s === 503) && after > 0;
+		if (!busy && ++it.attempts > RETRIES)
 			return final(`Gave up after ${RETRIES} attempts: ${err.message}`, true);
 		it.needHead = true;
 		it.samples = [];	// the speed starts again after the pause
@@ -797,8 +801,7 @@ export class UploadPanel {
 			it.attempts = 0;
 			return true;
 		}
-		const after = Number(err.header('Retry-After'));
-		const base = s === 429 && after > 0 ? after * 1000 : Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (it.attempts - 1));
+		const base = busy ? after * 1000 : Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (it.attempts - 1));
 		const wait = Math.round(base * (0.75 + Math.random() * 0.5));
 		const why = s === 0 ? 'Connection lost' : err.title;
 		this.#set(it, 'paused', `${why}: resuming in ${Math.ceil(wait / 1000)} s…`,
