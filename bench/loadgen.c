@@ -12,51 +12,35 @@
  * answer the parent's commands on a socketpair: R resets their statistics,
  * D dumps them (text lines, merged by the parent), Q quits.
  */
+#include "clock.h"
 #include "log.h"
+#include "ws.h"
+#include "wsload.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libuv.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <uv.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#define LG_CODE_MAX   16
-#define LG_TOKEN_MAX  64
-#define LG_SRC_MAX    64
 #define LG_PID_MAX    16
 #define LG_PROC_MAX   16
 #define LG_HTTP_CONNS 4		/* keep-alive connections of the HTTP publisher */
 #define LG_PUB_MAXQ   20000	/* unanswered publishes before the publisher waits */
-#define LG_KEEP_MAX   (1 << 20)	/* unparsed input kept per connection */
 
-/*
- * Latency histogram in µs, log-linear: exact below 1024 µs, then 512
- * sub-buckets per power of two (0.2 % resolution) up to 2^41 µs.
- */
-#define HIST_LIN  1024
-#define HIST_SUB  512
-#define HIST_EXP  32
-#define HIST_N    (HIST_LIN + HIST_EXP * HIST_SUB)
-
+/* The latency histogram: wsload.h's buckets, with their total. */
 struct lg_hist {
-	uint64_t n[HIST_N];
+	uint64_t n[WL_HIST_N];
 	uint64_t count, sum, max;
 };
 
@@ -70,12 +54,10 @@ struct lg_pid {
 struct lg_opts {
 	char target[64];		/* host:port, also the Host field */
 	struct sockaddr_in dst;
-	struct sockaddr_in src[LG_SRC_MAX];
+	struct sockaddr_in src[WL_SRC_MAX];
 	int nsrc;
 	int nconns, procs, conc;
-	char (*codes)[LG_CODE_MAX];
-	char (*tokens)[LG_TOKEN_MAX];
-	int nrooms;
+	struct wl_lines rooms;		/* codes and tokens; connection i joins i mod n */
 	const char *tmpl;
 	int pub_kind;			/* PUB_NONE, PUB_REDIS, PUB_HTTP */
 	struct sockaddr_in pub_addr;
@@ -90,56 +72,12 @@ enum { PUB_NONE, PUB_REDIS, PUB_HTTP };
 
 /* ---- small helpers ---- */
 
-static int64_t
-lg_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static double
-lg_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static unsigned
-hist_index(uint64_t v)
-{
-	unsigned msb, shift, idx;
-
-	if (v < HIST_LIN)
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	shift = msb - 9;
-	idx = HIST_LIN + (shift - 1) * HIST_SUB + (unsigned)(v >> shift) - HIST_SUB;
-	return idx < HIST_N ? idx : HIST_N - 1;
-}
-
-/* The upper bound (µs) of the values in bucket idx. */
-static double
-hist_value(unsigned idx)
-{
-	unsigned shift, sub;
-
-	if (idx < HIST_LIN)
-		return idx;
-	shift = (idx - HIST_LIN) / HIST_SUB + 1;
-	sub = (idx - HIST_LIN) % HIST_SUB + HIST_SUB;
-	return (double)(((uint64_t)sub + 1) << shift) - 1;
-}
-
 static void
 hist_add(struct lg_hist *h, int64_t v)
 {
 	uint64_t u = v < 0 ? 0 : (uint64_t)v;
 
-	h->n[hist_index(u)]++;
+	h->n[wl_hist_index(u)]++;
 	h->count++;
 	h->sum += u;
 	if (u > h->max)
@@ -158,10 +96,10 @@ hist_quantile(const struct lg_hist *h, double q)
 	want = (uint64_t)(q * (double)h->count);
 	if (want >= h->count)
 		want = h->count - 1;
-	for (i = 0; i < HIST_N; i++) {
+	for (i = 0; i < WL_HIST_N; i++) {
 		seen += h->n[i];
 		if (seen > want)
-			return hist_value(i);
+			return (double)wl_hist_value(i);
 	}
 	return (double)h->max;
 }
@@ -227,61 +165,6 @@ proc_cpu_s(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static int
-parse_addr(const char *spec, struct sockaddr_in *sa, char *host, size_t hostsz, int *port)
-{
-	const char *colon = strrchr(spec, ':');
-	char h[64];
-	long p;
-	char *end;
-
-	if (colon == NULL || (size_t)(colon - spec) >= sizeof(h))
-		return -1;
-	memcpy(h, spec, (size_t)(colon - spec));
-	h[colon - spec] = '\0';
-	p = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || p < 1 || p > 65535 || uv_ip4_addr(h, (int)p, sa) != 0)
-		return -1;
-	if (host != NULL)
-		snprintf(host, hostsz, "%s", h);
-	if (port != NULL)
-		*port = (int)p;
-	return 0;
-}
-
-/* ---- writes of owned bytes ---- */
-
-struct lg_wreq {
-	uv_write_t req;
-	size_t len;
-	char data[];
-};
-
-static void
-lg_write_cb(uv_write_t *req, int status)
-{
-	(void)status;
-	free(req);
-}
-
-/* Writes a copy of the n bytes at p to s. Returns 0 or a libuv error. */
-static int
-lg_write(uv_stream_t *s, const void *p, size_t n)
-{
-	struct lg_wreq *w;
-	uv_buf_t b;
-	int rc;
-
-	if ((w = malloc(sizeof(*w) + n)) == NULL)
-		return UV_ENOMEM;
-	memcpy(w->data, p, n);
-	w->len = n;
-	b = uv_buf_init(w->data, (unsigned)n);
-	if ((rc = uv_write(&w->req, s, &b, 1, lg_write_cb)) != 0)
-		free(w);
-	return rc;
-}
-
 /* ==== the subscriber processes ==== */
 
 enum { CS_IDLE, CS_CONNECTING, CS_HANDSHAKE, CS_OPEN, CS_CLOSED };
@@ -292,12 +175,11 @@ struct lg_conn {
 	uv_tcp_t tcp;
 	uv_connect_t creq;
 	struct lg_child *ch;
-	uint8_t *keep;			/* unparsed bytes of the last read */
-	uint32_t klen;
+	struct wl_keep keep;		/* unparsed bytes of the last read */
 	uint32_t gid;			/* the connection's global number */
 	uint32_t last_seq;		/* the highest seq seen */
 	uint8_t state;
-	char accept[29];		/* the Sec-WebSocket-Accept expected */
+	char accept[WS_ACCEPT_LEN + 1];	/* the Sec-WebSocket-Accept expected */
 };
 
 struct lg_child {
@@ -331,9 +213,7 @@ conn_closed_cb(uv_handle_t *h)
 {
 	struct lg_conn *c = h->data;
 
-	free(c->keep);
-	c->keep = NULL;
-	c->klen = 0;
+	wl_keep_free(&c->keep);
 }
 
 /* Ends c: a connection that never opened counts as failed. */
@@ -360,18 +240,7 @@ conn_end(struct lg_conn *c)
 static void
 conn_send_masked(struct lg_conn *c, unsigned op, const uint8_t *pl, size_t n)
 {
-	uint8_t f[2 + 4 + 125];
-	size_t i;
-
-	if (n > 125)
-		n = 125;
-	f[0] = (uint8_t)(0x80 | op);
-	f[1] = (uint8_t)(0x80 | n);
-	if (RAND_bytes(f + 2, 4) != 1)
-		memset(f + 2, 0x5a, 4);
-	for (i = 0; i < n; i++)
-		f[6 + i] = pl[i] ^ f[2 + (i & 3)];
-	if (lg_write((uv_stream_t *)&c->tcp, f, 6 + n) != 0)
+	if (wl_send_masked((uv_stream_t *)&c->tcp, op, pl, n) != 0)
 		conn_end(c);
 }
 
@@ -405,46 +274,31 @@ conn_text(struct lg_conn *c, const uint8_t *p, size_t n, int64_t now)
 static size_t
 conn_frames(struct lg_conn *c, const uint8_t *p, size_t n, int64_t now)
 {
-	size_t off = 0, h;
-	uint64_t len;
-	unsigned op;
+	struct wl_frame f;
+	const uint8_t *pl;
+	size_t off = 0;
+	int r;
 
-	while (n - off >= 2) {
-		op = p[off] & 0x0f;
-		len = p[off + 1] & 0x7f;
-		h = 2;
-		if (p[off + 1] & 0x80) {
-			child_note_err(c->ch, "%s", "a masked frame from the server");
-			conn_end(c);
-			return (size_t)-1;
-		}
-		if (len == 126) {
-			if (n - off < 4)
-				break;
-			len = (uint64_t)p[off + 2] << 8 | p[off + 3];
-			h = 4;
-		} else if (len == 127) {
-			if (n - off < 10)
-				break;
-			len = 0;
-			for (h = 2; h < 10; h++)
-				len = len << 8 | p[off + h];
-		}
-		if (n - off - h < len)
-			break;
-		if (op == 1)
-			conn_text(c, p + off + h, (size_t)len, now);
-		else if (op == 9)
-			conn_send_masked(c, 10, p + off + h, (size_t)len);
-		else if (op == 8) {
+	while ((r = wl_frame_next(p + off, n - off, 0, &f)) == 1) {
+		pl = p + off + f.head;
+		if (f.op == WS_OP_TEXT)
+			conn_text(c, pl, (size_t)f.len, now);
+		else if (f.op == WS_OP_PING)
+			conn_send_masked(c, WS_OP_PONG, pl, (size_t)f.len);
+		else if (f.op == WS_OP_CLOSE) {
 			child_note_err(c->ch, "%s", "the server sent a close frame");
-			conn_send_masked(c, 8, p + off + h, len >= 2 ? 2 : 0);
+			conn_send_masked(c, WS_OP_CLOSE, pl, f.len >= 2 ? 2 : 0);
 			conn_end(c);
 			return (size_t)-1;
 		}
 		if (c->state == CS_CLOSED)
 			return (size_t)-1;
-		off += h + (size_t)len;
+		off += f.head + (size_t)f.len;
+	}
+	if (r < 0) {
+		child_note_err(c->ch, "%s", "a masked frame from the server");
+		conn_end(c);
+		return (size_t)-1;
 	}
 	return off;
 }
@@ -454,26 +308,14 @@ conn_frames(struct lg_conn *c, const uint8_t *p, size_t n, int64_t now)
 static size_t
 conn_response(struct lg_conn *c, const uint8_t *p, size_t n)
 {
-	const uint8_t *end = memmem(p, n, "\r\n\r\n", 4);
-	const char *acc;
-	char line[80];
-	size_t hl;
+	char why[96];
+	ssize_t hl = wl_upgrade_answer(p, n, c->accept, why, sizeof(why));
 
-	if (end == NULL)
-		return n > 8192 ? (conn_end(c), (size_t)-1) : 0;
-	hl = (size_t)(end - p) + 4;
-	if (hl < 12 || memcmp(p, "HTTP/1.1 101", 12) != 0) {
-		snprintf(line, sizeof(line), "%.*s", (int)strcspn((const char *)p, "\r\n") > 60 ?
-		    60 : (int)strcspn((const char *)p, "\r\n"), (const char *)p);
-		child_note_err(c->ch, "upgrade refused: %s", line);
-		conn_end(c);
-		return (size_t)-1;
-	}
-	acc = memmem(p, hl, "Sec-WebSocket-Accept: ", 22);
-	if (acc == NULL)
-		acc = memmem(p, hl, "sec-websocket-accept: ", 22);
-	if (acc == NULL || memcmp(acc + 22, c->accept, 28) != 0) {
-		child_note_err(c->ch, "%s", "wrong or missing Sec-WebSocket-Accept");
+	if (hl == 0)
+		return 0;
+	if (hl < 0) {
+		if (hl != WL_ANSWER_LONG)
+			child_note_err(c->ch, "%s", why);
 		conn_end(c);
 		return (size_t)-1;
 	}
@@ -481,20 +323,16 @@ conn_response(struct lg_conn *c, const uint8_t *p, size_t n)
 	c->ch->inflight--;
 	c->ch->held++;
 	child_start_more(c->ch);
-	return hl;
+	return (size_t)hl;
 }
 
 static void
 conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct lg_conn *c = h->data;
-	struct lg_child *ch = c->ch;
 
 	(void)suggested;
-	if (c->klen > 0)
-		memcpy(ch->rdbuf, c->keep, c->klen);
-	buf->base = (char *)ch->rdbuf + c->klen;
-	buf->len = sizeof(ch->rdbuf) - c->klen;
+	wl_keep_alloc(&c->keep, c->ch->rdbuf, sizeof(c->ch->rdbuf), buf);
 }
 
 static void
@@ -502,7 +340,7 @@ conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct lg_conn *c = s->data;
 	struct lg_child *ch = c->ch;
-	int64_t now = lg_now_us();
+	int64_t now = clock_now_us();
 	size_t len, used = 0, u;
 
 	(void)buf;
@@ -514,7 +352,7 @@ conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_end(c);
 		return;
 	}
-	len = c->klen + (size_t)nread;
+	len = c->keep.n + (size_t)nread;
 	if (c->state == CS_HANDSHAKE) {
 		if ((u = conn_response(c, ch->rdbuf, len)) == (size_t)-1)
 			return;
@@ -526,61 +364,39 @@ conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		used += u;
 	}
 	len -= used;
-	if (len > LG_KEEP_MAX) {
+	if (len > WL_KEEP_MAX) {
 		conn_end(c);
 		return;
 	}
-	if (len > c->klen || c->keep == NULL) {
-		free(c->keep);
-		c->keep = len > 0 ? malloc(len) : NULL;
-	}
-	if (len > 0 && c->keep != NULL)
-		memcpy(c->keep, ch->rdbuf + used, len);
-	else if (len == 0) {
-		free(c->keep);
-		c->keep = NULL;
-	}
-	c->klen = c->keep != NULL ? (uint32_t)len : 0;
+	/* Out of memory, the bytes are dropped and the connection goes on. */
+	wl_keep_set(&c->keep, ch->rdbuf + used, len);
 }
 
-/* Writes the upgrade request of c, with a fresh key. */
+/* Writes the upgrade request of c, with a fresh key. Returns 0, -1 or a
+ * libuv error. */
 static int
 conn_request(struct lg_conn *c)
 {
-	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 	const struct lg_opts *o = c->ch->o;
-	unsigned char raw[16], md[SHA_DIGEST_LENGTH];
-	char key[25], cat[64], target[512], req[1024];
+	char target[512];
 	const char *t;
 	size_t tl = 0;
-	int room = (int)(c->gid % (uint32_t)o->nrooms), n;
+	int room = (int)(c->gid % (uint32_t)o->rooms.n);
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return -1;
-	EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
-	snprintf(cat, sizeof(cat), "%s%s", key, guid);
-	SHA1((unsigned char *)cat, strlen(cat), md);
-	EVP_EncodeBlock((unsigned char *)c->accept, md, sizeof(md));
-	for (t = o->tmpl; *t != '\0' && tl + LG_TOKEN_MAX + 1 < sizeof(target); ) {
+	for (t = o->tmpl; *t != '\0' && tl + WL_TOKEN_MAX + 1 < sizeof(target); ) {
 		if (strncmp(t, "{code}", 6) == 0) {
-			tl += (size_t)snprintf(target + tl, sizeof(target) - tl, "%s", o->codes[room]);
+			tl += (size_t)snprintf(target + tl, sizeof(target) - tl, "%s",
+			    o->rooms.code[room]);
 			t += 6;
 		} else if (strncmp(t, "{token}", 7) == 0) {
-			tl += (size_t)snprintf(target + tl, sizeof(target) - tl, "%s", o->tokens[room]);
+			tl += (size_t)snprintf(target + tl, sizeof(target) - tl, "%s",
+			    o->rooms.token[room]);
 			t += 7;
 		} else
 			target[tl++] = *t++;
 	}
 	target[tl] = '\0';
-	n = snprintf(req, sizeof(req),
-	    "GET %s HTTP/1.1\r\n"
-	    "Host: %s\r\n"
-	    "Upgrade: websocket\r\n"
-	    "Connection: Upgrade\r\n"
-	    "Sec-WebSocket-Key: %s\r\n"
-	    "Sec-WebSocket-Version: 13\r\n"
-	    "\r\n", target, o->target, key);
-	return lg_write((uv_stream_t *)&c->tcp, req, (size_t)n);
+	return wl_upgrade_send((uv_stream_t *)&c->tcp, target, o->target, c->accept);
 }
 
 static void
@@ -607,8 +423,9 @@ static void
 conn_start(struct lg_child *ch, struct lg_conn *c)
 {
 	const struct lg_opts *o = ch->o;
-	int one = 1, rc;
-	uv_os_fd_t fd;
+	const char *step;
+	char why[96];
+	int rc;
 
 	c->ch = ch;
 	c->tcp.data = c;
@@ -621,22 +438,11 @@ conn_start(struct lg_child *ch, struct lg_conn *c)
 	}
 	c->state = CS_CONNECTING;
 	ch->inflight++;
-	uv_tcp_nodelay(&c->tcp, 1);
-	if (o->nsrc > 0) {
-		/* IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect, per
-		 * (source, destination) pair, not per source alone. */
-		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-			setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		rc = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&o->src[c->gid % (uint32_t)o->nsrc], 0);
-		if (rc != 0) {
-			child_note_err(ch, "bind: %s", uv_strerror(rc));
-			conn_end(c);
-			return;
-		}
-	}
-	if ((rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&o->dst,
-	    conn_connect_cb)) != 0) {
-		child_note_err(ch, "connect: %s", uv_strerror(rc));
+	rc = wl_connect(&c->tcp, &c->creq, o->nsrc > 0 ? &o->src[c->gid % (uint32_t)o->nsrc] :
+	    NULL, &o->dst, conn_connect_cb, &step);
+	if (rc != 0) {
+		snprintf(why, sizeof(why), "%s: %s", step, uv_strerror(rc));
+		child_note_err(ch, "%s", why);
 		conn_end(c);
 	}
 }
@@ -649,11 +455,11 @@ child_report(struct lg_child *ch, const char *what)
 
 	n = snprintf(line, sizeof(line), "%s %d %d %d %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %.3f %"
 	    PRIu64 "\n", what, ch->held, ch->failed, ch->closed, ch->inflight, ch->recv, ch->lost,
-	    ch->other, lg_mono() - ch->t_start, ch->reordered);
-	lg_write((uv_stream_t *)&ch->ctl, line, (size_t)n);
+	    ch->other, wl_mono() - ch->t_start, ch->reordered);
+	wl_write((uv_stream_t *)&ch->ctl, line, (size_t)n);
 	if (ch->err[0] != '\0') {
 		n = snprintf(line, sizeof(line), "X %s\n", ch->err);
-		lg_write((uv_stream_t *)&ch->ctl, line, (size_t)n);
+		wl_write((uv_stream_t *)&ch->ctl, line, (size_t)n);
 		ch->err[0] = '\0';
 	}
 }
@@ -676,7 +482,7 @@ child_ramp_cb(uv_timer_t *t)
 {
 	struct lg_child *ch = t->data;
 
-	if (!ch->ready_sent && lg_mono() - ch->t_start > ch->o->ctimeout) {
+	if (!ch->ready_sent && wl_mono() - ch->t_start > ch->o->ctimeout) {
 		ch->ready_sent = 1;
 		child_note_err(ch, "%s", "connect timeout: some handshakes did not finish");
 		child_report(ch, "READY");
@@ -693,7 +499,7 @@ child_dump(struct lg_child *ch)
 	unsigned i;
 	int n;
 
-	for (i = 0; i < HIST_N; i++) {
+	for (i = 0; i < WL_HIST_N; i++) {
 		if (ch->h.n[i] == 0)
 			continue;
 		if (cap - len < 64) {
@@ -705,10 +511,10 @@ child_dump(struct lg_child *ch)
 		len += (size_t)n;
 	}
 	if (len > 0)
-		lg_write((uv_stream_t *)&ch->ctl, out, len);
+		wl_write((uv_stream_t *)&ch->ctl, out, len);
 	free(out);
 	n = snprintf(line, sizeof(line), "M %" PRIu64 " %" PRIu64 "\n", ch->h.sum, ch->h.max);
-	lg_write((uv_stream_t *)&ch->ctl, line, (size_t)n);
+	wl_write((uv_stream_t *)&ch->ctl, line, (size_t)n);
 	child_report(ch, "DONE");
 }
 
@@ -753,7 +559,7 @@ child_ctl_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		case 'R':
 			ch->recv = ch->lost = ch->other = ch->reordered = 0;
 			memset(&ch->h, 0, sizeof(ch->h));
-			ch->t_start = lg_mono();
+			ch->t_start = wl_mono();
 			break;
 		case 'D':
 			child_dump(ch);
@@ -785,7 +591,7 @@ child_main(const struct lg_opts *o, int k, int fd)
 		return 1;
 	for (i = 0; i < ch->n; i++)
 		ch->conns[i].gid = (uint32_t)(k + i * o->procs);
-	ch->t_start = lg_mono();
+	ch->t_start = wl_mono();
 	uv_pipe_init(&ch->loop, &ch->ctl, 0);
 	uv_pipe_open(&ch->ctl, fd);
 	ch->ctl.data = ch;
@@ -901,7 +707,7 @@ main_tell(struct lg_main *m, const char *cmd)
 
 	for (i = 0; i < m->o->procs; i++)
 		if (!uv_is_closing((uv_handle_t *)&m->kids[i].pipe))
-			lg_write((uv_stream_t *)&m->kids[i].pipe, cmd, 1);
+			wl_write((uv_stream_t *)&m->kids[i].pipe, cmd, 1);
 }
 
 /* -- the Redis publisher -- */
@@ -1056,20 +862,20 @@ static int
 pub_one(struct lg_main *m, uint64_t n)
 {
 	const struct lg_opts *o = m->o;
-	int room = (int)(n % (uint64_t)o->nrooms);
-	uint64_t seq = n / (uint64_t)o->nrooms + 1;
+	int room = (int)(n % (uint64_t)o->rooms.n);
+	uint64_t seq = n / (uint64_t)o->rooms.n + 1;
 	char body[160], req[512];
 	struct lg_http *c;
 	int bl, rl;
 
 	bl = snprintf(body, sizeof(body),
 	    "{\"type\":\"bench\",\"room\":\"%s\",\"seq\":%" PRIu64 ",\"t_us\":%" PRId64 "}",
-	    o->codes[room], seq, lg_now_us());
+	    o->rooms.code[room], seq, clock_now_us());
 	if (o->pub_kind == PUB_REDIS) {
 		if (m->rc == NULL)
 			return -1;
 		return redisAsyncCommand(m->rc, pub_redis_cb, NULL, "PUBLISH tutti:ev:%s %b",
-		    o->codes[room], body, (size_t)bl) == REDIS_OK ? 0 : -1;
+		    o->rooms.code[room], body, (size_t)bl) == REDIS_OK ? 0 : -1;
 	}
 	/* A room's messages all go through one connection, in order. */
 	c = &m->http[room % LG_HTTP_CONNS];
@@ -1077,8 +883,9 @@ pub_one(struct lg_main *m, uint64_t n)
 		return -1;
 	rl = snprintf(req, sizeof(req),
 	    "POST /pub/%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-	    "Accept: text/json\r\nContent-Length: %d\r\n\r\n%s", o->codes[room], o->target, bl, body);
-	if (lg_write((uv_stream_t *)&c->tcp, req, (size_t)rl) != 0)
+	    "Accept: text/json\r\nContent-Length: %d\r\n\r\n%s", o->rooms.code[room], o->target, bl,
+	    body);
+	if (wl_write((uv_stream_t *)&c->tcp, req, (size_t)rl) != 0)
 		return -1;
 	c->outstanding++;
 	return 0;
@@ -1088,7 +895,7 @@ static void
 pub_tick(uv_timer_t *t)
 {
 	struct lg_main *m = t->data;
-	uint64_t due = (uint64_t)(m->o->rate * (lg_mono() - m->pub_t0));
+	uint64_t due = (uint64_t)(m->o->rate * (wl_mono() - m->pub_t0));
 
 	while (m->published < due) {
 		if (m->published - m->answered >= LG_PUB_MAXQ) {
@@ -1112,7 +919,7 @@ kid_line(struct lg_kid *k, char *line)
 	unsigned idx;
 	uint64_t cnt, sum, max;
 
-	if (line[0] == 'H' && sscanf(line + 2, "%u %" SCNu64, &idx, &cnt) == 2 && idx < HIST_N) {
+	if (line[0] == 'H' && sscanf(line + 2, "%u %" SCNu64, &idx, &cnt) == 2 && idx < WL_HIST_N) {
 		m->h.n[idx] += cnt;
 		m->h.count += cnt;
 	} else if (line[0] == 'M' && sscanf(line + 2, "%" SCNu64 " %" SCNu64, &sum, &max) == 2) {
@@ -1271,11 +1078,11 @@ main_report(struct lg_main *m)
 	}
 	printf("publish      %.0f messages/s asked over %d rooms (%.0f listeners each): "
 	    "%" PRIu64 " published in the window, %" PRIu64 " errors, %" PRIu64 " stalls\n",
-	    o->rate, o->nrooms, (double)held / o->nrooms, m->pub_at_dump - m->pub_at_reset,
+	    o->rate, o->rooms.n, (double)held / o->rooms.n, m->pub_at_dump - m->pub_at_reset,
 	    m->pub_errs, m->stalls);
 	printf("deliveries   %" PRIu64 " in %.2f s: %.0f/s (offered %.0f/s), %" PRIu64 " lost, %"
 	    PRIu64 " out of order\n", recv, win, (double)recv / win,
-	    (double)(m->pub_at_dump - m->pub_at_reset) * held / o->nrooms / win, lost, reord);
+	    (double)(m->pub_at_dump - m->pub_at_reset) * held / o->rooms.n / win, lost, reord);
 	printf("latency      p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms, mean %.3f ms\n",
 	    hist_quantile(&m->h, 0.5) / 1000, hist_quantile(&m->h, 0.99) / 1000,
 	    hist_quantile(&m->h, 0.999) / 1000, (double)m->hmax / 1000,
@@ -1356,7 +1163,7 @@ main_phase(struct lg_main *m)
 			main_tell(m, "D");
 			return;
 		}
-		m->pub_t0 = lg_mono();
+		m->pub_t0 = wl_mono();
 		uv_timer_start(&m->pub_timer, pub_tick, 1, 1);
 		uv_timer_start(&m->phase_timer, main_phase_cb, (uint64_t)(m->o->warm * 1000), 0);
 		return;
@@ -1364,7 +1171,7 @@ main_phase(struct lg_main *m)
 		if (m->t_reset == 0) {
 			main_tell(m, "R");
 			main_sample_cpu(m, 0);
-			m->t_reset = lg_mono();
+			m->t_reset = wl_mono();
 			m->pub_at_reset = m->published;
 			uv_timer_start(&m->phase_timer, main_phase_cb, (uint64_t)(m->o->dur * 1000), 0);
 		}
@@ -1373,7 +1180,7 @@ main_phase(struct lg_main *m)
 		if (m->t_dump == 0 && m->o->pub_kind != PUB_NONE) {
 			main_tell(m, "D");
 			main_sample_cpu(m, 1);
-			m->t_dump = lg_mono();
+			m->t_dump = wl_mono();
 			m->pub_at_dump = m->published;
 			uv_timer_stop(&m->pub_timer);
 		}
@@ -1412,61 +1219,16 @@ usage(FILE *f)
 "  -p  a server process to measure (RSS, CPU), e.g. relay=1234; repeatable\n", f);
 }
 
+/* Reads the first max rooms of path (max <= 0: all; a token is optional).
+ * Returns 0, or -1 when there is none. */
 static int
 load_rooms(struct lg_opts *o, const char *path, int max)
 {
-	char line[256], code[LG_CODE_MAX], tok[LG_TOKEN_MAX];
-	FILE *f = fopen(path, "r");
-	int cap = 0;
-
-	if (f == NULL) {
+	if (wl_lines_load(&o->rooms, path, 0, max > 0 ? max : -1, 1) != 0) {
 		log_err("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL && (max <= 0 || o->nrooms < max)) {
-		tok[0] = '\0';
-		if (sscanf(line, "%15s %63s", code, tok) < 1)
-			continue;
-		if (o->nrooms == cap) {
-			cap = cap ? cap * 2 : 256;
-			o->codes = realloc(o->codes, (size_t)cap * sizeof(*o->codes));
-			o->tokens = realloc(o->tokens, (size_t)cap * sizeof(*o->tokens));
-			if (o->codes == NULL || o->tokens == NULL)
-				abort();
-		}
-		memcpy(o->codes[o->nrooms], code, sizeof(code));
-		memcpy(o->tokens[o->nrooms], tok, sizeof(tok));
-		o->nrooms++;
-	}
-	fclose(f);
-	return o->nrooms > 0 ? 0 : -1;
-}
-
-static int
-parse_sources(struct lg_opts *o, const char *spec)
-{
-	char a[32], b[32];
-	struct in_addr x, y;
-	uint32_t i, lo, hi;
-
-	if (sscanf(spec, "%31[0-9.]-%31[0-9.]", a, b) != 2) {
-		snprintf(b, sizeof(b), "%s", spec);
-		snprintf(a, sizeof(a), "%s", spec);
-	}
-	if (inet_pton(AF_INET, a, &x) != 1 || inet_pton(AF_INET, b, &y) != 1)
-		return -1;
-	lo = ntohl(x.s_addr);
-	hi = ntohl(y.s_addr);
-	if (hi < lo || hi - lo >= LG_SRC_MAX)
-		return -1;
-	for (i = lo; i <= hi; i++) {
-		struct sockaddr_in *s = &o->src[o->nsrc++];
-
-		memset(s, 0, sizeof(*s));
-		s->sin_family = AF_INET;
-		s->sin_addr.s_addr = htonl(i);
-	}
-	return 0;
+	return o->rooms.n > 0 ? 0 : -1;
 }
 
 static int
@@ -1488,7 +1250,7 @@ parse_opts(struct lg_opts *o, int argc, char **argv)
 		switch (opt) {
 		case 'c':
 			snprintf(o->target, sizeof(o->target), "%s", optarg);
-			if (parse_addr(optarg, &o->dst, NULL, 0, NULL) != 0)
+			if (wl_parse_addr(optarg, &o->dst, NULL, 0, NULL) != 0)
 				return -1;
 			break;
 		case 'f': rooms = optarg; break;
@@ -1498,7 +1260,7 @@ parse_opts(struct lg_opts *o, int argc, char **argv)
 		case 'j': o->procs = atoi(optarg); break;
 		case 'C': o->conc = atoi(optarg); break;
 		case 's':
-			if (parse_sources(o, optarg) != 0)
+			if (wl_parse_sources(optarg, o->src, &o->nsrc) != 0)
 				return -1;
 			break;
 		case 'P':
@@ -1508,7 +1270,7 @@ parse_opts(struct lg_opts *o, int argc, char **argv)
 				o->pub_kind = PUB_HTTP;
 			else
 				return -1;
-			if (parse_addr(strchr(optarg, ':') + 1, &o->pub_addr, o->pub_host,
+			if (wl_parse_addr(strchr(optarg, ':') + 1, &o->pub_addr, o->pub_host,
 			    sizeof(o->pub_host), &o->pub_port) != 0)
 				return -1;
 			break;
@@ -1570,7 +1332,7 @@ main(int argc, char **argv)
 	static struct lg_main main_state;
 	struct lg_main *m = &main_state;
 	int fds[2 * LG_PROC_MAX], i, status;
-	struct rlimit rl;
+	rlim_t nofile;
 
 	log_init("loadgen", LOG_INFO);
 	if (parse_opts(&opts, argc, argv) != 0) {
@@ -1578,13 +1340,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		if ((rlim_t)(opts.nconns / opts.procs + 64) > rl.rlim_cur)
-			log_warn("%d connections per process, but RLIMIT_NOFILE is %llu: use more -j",
-			    (opts.nconns + opts.procs - 1) / opts.procs, (unsigned long long)rl.rlim_cur);
-	}
+	if ((rlim_t)(opts.nconns / opts.procs + 64) > (nofile = wl_nofile_raise()))
+		log_warn("%d connections per process, but RLIMIT_NOFILE is %llu: use more -j",
+		    (opts.nconns + opts.procs - 1) / opts.procs, (unsigned long long)nofile);
 	m->o = &opts;
 	main_sample_rss(m, 0);
 	if (spawn_kids(&opts, fds) != 0) {
@@ -1615,7 +1373,6 @@ main(int argc, char **argv)
 	for (i = 0; i < LG_HTTP_CONNS; i++)
 		free(m->http[i].in);
 	uv_loop_close(&m->loop);
-	free(opts.codes);
-	free(opts.tokens);
+	wl_lines_free(&opts.rooms);
 	return 0;
 }

@@ -37,6 +37,7 @@
 # libjansson-dev libssl-dev.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROOT=$PWD
 
 DUR=3600 ROOMS=200 LISTENERS=20000 PROCS="" PING_MS=2000 CHAT=3 UPLOAD=60
@@ -68,9 +69,7 @@ case $CMD in
 *) usage ;;
 esac
 
-for p in nginx redis-server python3 cc sox lame curl; do
-	command -v "$p" >/dev/null || { echo "mixed_load.sh: $p is missing" >&2; exit 1; }
-done
+bench_need nginx redis-server python3 cc sox lame curl
 for b in tutti-api tutti-worker tutti-relay; do
 	[ -x "bin/$b" ] || { echo "mixed_load.sh: bin/$b is missing: run make" >&2; exit 1; }
 done
@@ -93,22 +92,7 @@ NGINX_WORKERS=$(((LISTENERS * 2 * 115 / 100 + WCONN - 1) / WCONN))
 sysctl -qw net.ipv4.ip_local_port_range="1024 65000" 2>/dev/null ||
 	echo "mixed_load.sh: cannot widen net.ipv4.ip_local_port_range" >&2
 
-T=$(mktemp -d /tmp/mixed-load.XXXXXX)
-STACK=""
-# shellcheck disable=SC2317  # (called by the trap)
-cleanup() {
-	if [ -n "$STACK" ]; then
-		kill -TERM "$STACK" 2>/dev/null || true
-		wait "$STACK" 2>/dev/null || true
-	fi
-	if [ "$KEEP" = 1 ]; then
-		echo "mixed_load.sh: kept $T" >&2
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tmp /tmp/mixed-load.XXXXXX
 
 # The shadow tree run.sh runs from (it reads nginx/tutti-dev.conf.in, bin/,
 # sql/, web/ and scripts/demo.sh relative to itself). Copies of the
@@ -134,8 +118,8 @@ done
 
 # shellcheck disable=SC2086
 cc -std=c11 -D_GNU_SOURCE ${MIXLOAD_CFLAGS:--O2} -Wall -Wextra -Wshadow -Wstrict-prototypes \
-	-Wmissing-prototypes -Icommon -o "$T/mixload" bench/mixload.c common/log.c \
-	-luv -lcrypto -ljansson
+	-Wmissing-prototypes -Icommon -o "$T/mixload" bench/mixload.c bench/wsload.c \
+	common/log.c common/clock.c common/ws.c -luv -lcrypto -ljansson
 
 # The upload: 8 s of MP3 (about 130 KB); the driver prepends a new ID3 tag
 # each time, so every upload is a new track.
@@ -143,9 +127,10 @@ sox -q -n -r 44100 -c 2 "$T/upload.wav" synth 8 sine 330-660 gain -6
 lame --quiet -b 128 "$T/upload.wav" "$T/upload.mp3"
 rm -f "$T/upload.wav"
 
-PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 "$R/scripts/run.sh" -q -p "$PORT" -d "$T/data" -r "$T/run" -n 2 >"$T/stack.log" 2>&1 &
 STACK=$!
+PIDS+=("$STACK")
 for _ in $(seq 300); do
 	curl -fsS --max-time 1 "http://127.0.0.1:$PORT/api/healthz" 2>/dev/null |
 		grep -q '"worker":true' && break

@@ -5,45 +5,29 @@
  * one's seq gaps, newest anchor and last beacon; answers S (counters), R
  * (histograms reset), D PREFIX (connections, histograms to files), Q on stdin.
  */
+#include "clock.h"
 #include "log.h"
+#include "ws.h"
+#include "wsload.h"
 
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <uv.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
-#define ML_CODE_MAX   16
-#define ML_TOKEN_MAX  64
-#define ML_SRC_MAX    64
-#define ML_KEEP_MAX   (1 << 20)	/* unparsed input kept per connection */
 #define ML_TICK_MS    100
 #define ML_ERR_LINES  20	/* E lines printed at most */
 
-/*
- * Histograms in µs, log-linear: exact below 1024 µs, then 512 sub-buckets
- * per power of two (0.2 % resolution) up to 2^41 µs. Dumped sparse, each
- * bucket by its upper bound, so the driver merges processes by value.
- */
-#define HIST_LIN  1024
-#define HIST_SUB  512
-#define HIST_EXP  32
-#define HIST_N    (HIST_LIN + HIST_EXP * HIST_SUB)
-
+/* Histograms of wsload.h's buckets, dumped sparse, each bucket by its upper
+ * bound, so the driver merges processes by value. */
 struct ml_hist {
-	uint64_t n[HIST_N];
+	uint64_t n[WL_HIST_N];
 };
 
 /* beacon_delivery: arrival - now_us; anchor_margin: at_us - arrival of a
@@ -68,11 +52,10 @@ struct ml_conn {
 	uv_tcp_t tcp;
 	uv_connect_t creq;
 	struct ml_proc *p;
-	uint8_t *keep;			/* unparsed bytes of the last read */
-	uint32_t klen;
+	struct wl_keep keep;		/* unparsed bytes of the last read */
 	uint32_t idx;			/* the line of the listeners file */
 	uint8_t state, hello, snapped;
-	char accept[29];		/* the Sec-WebSocket-Accept expected */
+	char accept[WS_ACCEPT_LEN + 1];	/* the Sec-WebSocket-Accept expected */
 	int64_t due_ms;			/* CS_WAIT: reconnect; CS_OPEN: next ping */
 	int64_t t_start_us;		/* when the connect began */
 	int64_t last_seq;		/* highest seq of an event (0: none yet) */
@@ -96,13 +79,12 @@ struct ml_proc {
 	uv_timer_t tick;
 	struct sockaddr_in dst;
 	char target[64];
-	struct sockaddr_in src[ML_SRC_MAX];
+	struct sockaddr_in src[WL_SRC_MAX];
 	int nsrc;
 	int conc, ping_ms, reconnect_ms;
 	int n, next, inflight, open, ever, ready_sent, quitting, err_lines;
 	int64_t t0_ms;
-	char (*codes)[ML_CODE_MAX];
-	char (*tokens)[ML_TOKEN_MAX];
+	struct wl_lines ls;		/* the listeners' room codes and tokens */
 	struct ml_conn *conns;
 	struct ml_counters k;
 	struct ml_hist h[H_COUNT];
@@ -115,45 +97,10 @@ static void proc_start_more(struct ml_proc *p);
 
 /* ---- small helpers ---- */
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static unsigned
-hist_index(uint64_t v)
-{
-	unsigned msb, shift, idx;
-
-	if (v < HIST_LIN)
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	shift = msb - 9;
-	idx = HIST_LIN + (shift - 1) * HIST_SUB + (unsigned)(v >> shift) - HIST_SUB;
-	return idx < HIST_N ? idx : HIST_N - 1;
-}
-
-/* The upper bound (µs) of the values in bucket idx. */
-static uint64_t
-hist_value(unsigned idx)
-{
-	unsigned shift, sub;
-
-	if (idx < HIST_LIN)
-		return idx;
-	shift = (idx - HIST_LIN) / HIST_SUB + 1;
-	sub = (idx - HIST_LIN) % HIST_SUB + HIST_SUB;
-	return (((uint64_t)sub + 1) << shift) - 1;
-}
-
 static void
 hist_add(struct ml_proc *p, int which, int64_t v)
 {
-	p->h[which].n[hist_index(v < 0 ? 0 : (uint64_t)v)]++;
+	p->h[which].n[wl_hist_index(v < 0 ? 0 : (uint64_t)v)]++;
 }
 
 /* Prints one E line (at most ML_ERR_LINES of them): the driver shows them. */
@@ -163,40 +110,9 @@ proc_note(struct ml_proc *p, const struct ml_conn *c, const char *what, const ch
 	if (p->err_lines >= ML_ERR_LINES)
 		return;
 	p->err_lines++;
-	printf("E conn %u room %s: %s%s%s\n", c->idx, p->codes[c->idx], what,
+	printf("E conn %u room %s: %s%s%s\n", c->idx, p->ls.code[c->idx], what,
 	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
 	fflush(stdout);
-}
-
-/* ---- writes of owned bytes ---- */
-
-struct ml_wreq {
-	uv_write_t req;
-	char data[];
-};
-
-static void
-ml_write_cb(uv_write_t *req, int status)
-{
-	(void)status;
-	free(req);
-}
-
-/* Writes a copy of the n bytes at b to s. Returns 0 or a libuv error. */
-static int
-ml_write(uv_stream_t *s, const void *b, size_t n)
-{
-	struct ml_wreq *w;
-	uv_buf_t buf;
-	int rc;
-
-	if ((w = malloc(sizeof(*w) + n)) == NULL)
-		return UV_ENOMEM;
-	memcpy(w->data, b, n);
-	buf = uv_buf_init(w->data, (unsigned)n);
-	if ((rc = uv_write(&w->req, s, &buf, 1, ml_write_cb)) != 0)
-		free(w);
-	return rc;
 }
 
 /* ---- one connection ---- */
@@ -207,9 +123,7 @@ conn_closed_cb(uv_handle_t *h)
 	struct ml_conn *c = h->data;
 	struct ml_proc *p = c->p;
 
-	free(c->keep);
-	c->keep = NULL;
-	c->klen = 0;
+	wl_keep_free(&c->keep);
 	c->state = CS_WAIT;
 	c->due_ms = (int64_t)uv_now(&p->loop) + p->reconnect_ms;
 }
@@ -246,18 +160,7 @@ conn_end(struct ml_conn *c)
 static void
 conn_send_masked(struct ml_conn *c, unsigned op, const uint8_t *pl, size_t n)
 {
-	uint8_t f[2 + 4 + 125];
-	size_t i;
-
-	if (n > 125)
-		n = 125;
-	f[0] = (uint8_t)(0x80 | op);
-	f[1] = (uint8_t)(0x80 | n);
-	if (RAND_bytes(f + 2, 4) != 1)
-		memset(f + 2, 0x5a, 4);
-	for (i = 0; i < n; i++)
-		f[6 + i] = pl[i] ^ f[2 + (i & 3)];
-	if (ml_write((uv_stream_t *)&c->tcp, f, 6 + n) != 0)
+	if (wl_send_masked((uv_stream_t *)&c->tcp, op, pl, n) != 0)
 		conn_end(c);
 }
 
@@ -271,13 +174,13 @@ conn_ping(struct ml_conn *c)
 	c->ping_id++;
 	if (c->rtt_us > 0)
 		n = snprintf(msg, sizeof(msg), "{\"type\":\"ping\",\"id\":%u,\"t0\":%" PRId64
-		    ",\"rtt_us\":%" PRId64 "}", c->ping_id, now_us(), c->rtt_us);
+		    ",\"rtt_us\":%" PRId64 "}", c->ping_id, clock_now_us(), c->rtt_us);
 	else
 		n = snprintf(msg, sizeof(msg), "{\"type\":\"ping\",\"id\":%u,\"t0\":%" PRId64 "}",
-		    c->ping_id, now_us());
+		    c->ping_id, clock_now_us());
 	c->pings++;
 	c->p->k.pings++;
-	conn_send_masked(c, 1, (const uint8_t *)msg, (size_t)n);
+	conn_send_masked(c, WS_OP_TEXT, (const uint8_t *)msg, (size_t)n);
 }
 
 /* Notes that seq s of a room event arrived. Events may arrive a little out
@@ -352,7 +255,7 @@ conn_text(struct ml_conn *c, const uint8_t *b, size_t n)
 	struct ml_proc *p = c->p;
 	json_t *j = json_loadb((const char *)b, n, JSON_REJECT_DUPLICATES, NULL);
 	const char *type = json_string_value(json_object_get(j, "type")), *st;
-	int64_t now = now_us(), seq = json_int_or(j, "seq", 0), t;
+	int64_t now = clock_now_us(), seq = json_int_or(j, "seq", 0), t;
 
 	p->k.msgs++;
 	if (type == NULL) {
@@ -421,54 +324,40 @@ conn_text(struct ml_conn *c, const uint8_t *b, size_t n)
 static size_t
 conn_frames(struct ml_conn *c, const uint8_t *b, size_t n)
 {
-	size_t off = 0, h;
-	uint64_t len;
-	unsigned op;
+	struct ml_proc *p = c->p;
+	struct wl_frame f;
+	const uint8_t *pl;
+	size_t off = 0;
 	char why[64];
+	int r;
 
-	while (n - off >= 2) {
-		op = b[off] & 0x0f;
-		len = b[off + 1] & 0x7f;
-		h = 2;
-		if ((b[off + 1] & 0x80) || !(b[off] & 0x80)) {
-			c->p->k.bad_frames++;
-			proc_note(c->p, c, "a masked or fragmented frame from the server", NULL);
-			conn_end(c);
-			return (size_t)-1;
-		}
-		if (len == 126) {
-			if (n - off < 4)
-				break;
-			len = (uint64_t)b[off + 2] << 8 | b[off + 3];
-			h = 4;
-		} else if (len == 127) {
-			if (n - off < 10)
-				break;
-			len = 0;
-			for (h = 2; h < 10; h++)
-				len = len << 8 | b[off + h];
-		}
-		if (n - off - h < len)
-			break;
-		if (op == 1)
-			conn_text(c, b + off + h, (size_t)len);
-		else if (op == 9)
-			conn_send_masked(c, 10, b + off + h, (size_t)len);
-		else if (op == 8) {
+	while ((r = wl_frame_next(b + off, n - off, 1, &f)) == 1) {
+		pl = b + off + f.head;
+		if (f.op == WS_OP_TEXT)
+			conn_text(c, pl, (size_t)f.len);
+		else if (f.op == WS_OP_PING)
+			conn_send_masked(c, WS_OP_PONG, pl, (size_t)f.len);
+		else if (f.op == WS_OP_CLOSE) {
 			snprintf(why, sizeof(why), "code %u",
-			    len >= 2 ? (unsigned)b[off + h] << 8 | b[off + h + 1] : 0);
-			c->p->k.server_closes++;
-			proc_note(c->p, c, "the server closed the WebSocket", why);
-			conn_send_masked(c, 8, b + off + h, len >= 2 ? 2 : 0);
+			    f.len >= 2 ? (unsigned)pl[0] << 8 | pl[1] : 0);
+			p->k.server_closes++;
+			proc_note(p, c, "the server closed the WebSocket", why);
+			conn_send_masked(c, WS_OP_CLOSE, pl, f.len >= 2 ? 2 : 0);
 			conn_end(c);
 			return (size_t)-1;
-		} else if (op != 10) {
-			c->p->k.bad_frames++;
-			proc_note(c->p, c, "an unexpected opcode", NULL);
+		} else if (f.op != WS_OP_PONG) {
+			p->k.bad_frames++;
+			proc_note(p, c, "an unexpected opcode", NULL);
 		}
 		if (c->state != CS_OPEN)
 			return (size_t)-1;
-		off += h + (size_t)len;
+		off += f.head + (size_t)f.len;
+	}
+	if (r < 0) {
+		p->k.bad_frames++;
+		proc_note(p, c, "a masked or fragmented frame from the server", NULL);
+		conn_end(c);
+		return (size_t)-1;
 	}
 	return off;
 }
@@ -479,32 +368,13 @@ static size_t
 conn_response(struct ml_conn *c, const uint8_t *b, size_t n)
 {
 	struct ml_proc *p = c->p;
-	const uint8_t *end = memmem(b, n, "\r\n\r\n", 4);
-	const char *acc;
-	char line[80];
-	size_t hl;
+	char why[96];
+	ssize_t hl = wl_upgrade_answer(b, n, c->accept, why, sizeof(why));
 
-	if (end == NULL) {
-		if (n > 8192) {
-			proc_note(p, c, "an upgrade response over 8 KiB", NULL);
-			conn_end(c);
-			return (size_t)-1;
-		}
+	if (hl == 0)
 		return 0;
-	}
-	hl = (size_t)(end - b) + 4;
-	if (hl < 12 || memcmp(b, "HTTP/1.1 101", 12) != 0) {
-		snprintf(line, sizeof(line), "%.*s", (int)strcspn((const char *)b, "\r\n") > 60 ?
-		    60 : (int)strcspn((const char *)b, "\r\n"), (const char *)b);
-		proc_note(p, c, "upgrade refused", line);
-		conn_end(c);
-		return (size_t)-1;
-	}
-	acc = memmem(b, hl, "Sec-WebSocket-Accept: ", 22);
-	if (acc == NULL)
-		acc = memmem(b, hl, "sec-websocket-accept: ", 22);
-	if (acc == NULL || memcmp(acc + 22, c->accept, 28) != 0) {
-		proc_note(p, c, "wrong or missing Sec-WebSocket-Accept", NULL);
+	if (hl < 0) {
+		proc_note(p, c, why, NULL);
 		conn_end(c);
 		return (size_t)-1;
 	}
@@ -518,24 +388,20 @@ conn_response(struct ml_conn *c, const uint8_t *b, size_t n)
 	p->k.opened++;
 	p->inflight--;
 	p->open++;
-	hist_add(p, H_UPGRADE, now_us() - c->t_start_us);
+	hist_add(p, H_UPGRADE, clock_now_us() - c->t_start_us);
 	if (p->ping_ms > 0)
 		c->due_ms = (int64_t)uv_now(&p->loop) + (int64_t)(c->idx * 7919u % (unsigned)p->ping_ms);
 	proc_start_more(p);
-	return hl;
+	return (size_t)hl;
 }
 
 static void
 conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct ml_conn *c = h->data;
-	struct ml_proc *p = c->p;
 
 	(void)suggested;
-	if (c->klen > 0)
-		memcpy(p->rdbuf, c->keep, c->klen);
-	buf->base = (char *)p->rdbuf + c->klen;
-	buf->len = sizeof(p->rdbuf) - c->klen;
+	wl_keep_alloc(&c->keep, c->p->rdbuf, sizeof(c->p->rdbuf), buf);
 }
 
 static void
@@ -554,7 +420,7 @@ conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_end(c);
 		return;
 	}
-	len = c->klen + (size_t)nread;
+	len = c->keep.n + (size_t)nread;
 	if (c->state == CS_HANDSHAKE) {
 		if ((u = conn_response(c, p->rdbuf, len)) == (size_t)-1)
 			return;
@@ -566,49 +432,25 @@ conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		used += u;
 	}
 	len -= used;
-	if (len > ML_KEEP_MAX) {
+	if (len > WL_KEEP_MAX) {
 		proc_note(p, c, "a frame over 1 MiB", NULL);
 		conn_end(c);
 		return;
 	}
-	free(c->keep);
-	c->keep = NULL;
-	c->klen = 0;
-	if (len > 0) {
-		if ((c->keep = malloc(len)) == NULL) {
-			conn_end(c);
-			return;
-		}
-		memcpy(c->keep, p->rdbuf + used, len);
-		c->klen = (uint32_t)len;
-	}
+	if (wl_keep_set(&c->keep, p->rdbuf + used, len) != 0)
+		conn_end(c);
 }
 
 /* Writes the upgrade request of c, with a fresh key. Returns 0 or -1. */
 static int
 conn_request(struct ml_conn *c)
 {
-	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 	struct ml_proc *p = c->p;
-	unsigned char raw[16], md[SHA_DIGEST_LENGTH];
-	char key[25], cat[64], req[512];
-	int n;
+	char target[160];
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return -1;
-	EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
-	snprintf(cat, sizeof(cat), "%s%s", key, guid);
-	SHA1((unsigned char *)cat, strlen(cat), md);
-	EVP_EncodeBlock((unsigned char *)c->accept, md, sizeof(md));
-	n = snprintf(req, sizeof(req),
-	    "GET /ws?room=%s&token=%s HTTP/1.1\r\n"
-	    "Host: %s\r\n"
-	    "Upgrade: websocket\r\n"
-	    "Connection: Upgrade\r\n"
-	    "Sec-WebSocket-Key: %s\r\n"
-	    "Sec-WebSocket-Version: 13\r\n"
-	    "\r\n", p->codes[c->idx], p->tokens[c->idx], p->target, key);
-	return ml_write((uv_stream_t *)&c->tcp, req, (size_t)n) == 0 ? 0 : -1;
+	snprintf(target, sizeof(target), "/ws?room=%s&token=%s", p->ls.code[c->idx],
+	    p->ls.token[c->idx]);
+	return wl_upgrade_send((uv_stream_t *)&c->tcp, target, p->target, c->accept) == 0 ? 0 : -1;
 }
 
 static void
@@ -635,8 +477,8 @@ static void
 conn_start(struct ml_conn *c)
 {
 	struct ml_proc *p = c->p;
-	int one = 1, rc;
-	uv_os_fd_t fd;
+	const char *step;
+	int rc;
 
 	c->tcp.data = c;
 	c->creq.data = c;
@@ -649,25 +491,12 @@ conn_start(struct ml_conn *c)
 		return;
 	}
 	c->state = CS_CONNECTING;
-	c->t_start_us = now_us();
+	c->t_start_us = clock_now_us();
 	p->inflight++;
-	uv_tcp_nodelay(&c->tcp, 1);
-	if (p->nsrc > 0) {
-		/* IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect, per
-		 * (source, destination) pair, not per source alone. */
-		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-			setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		rc = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&p->src[c->idx % (uint32_t)p->nsrc],
-		    0);
-		if (rc != 0) {
-			proc_note(p, c, "bind", uv_strerror(rc));
-			conn_end(c);
-			return;
-		}
-	}
-	if ((rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&p->dst,
-	    conn_connect_cb)) != 0) {
-		proc_note(p, c, "connect", uv_strerror(rc));
+	rc = wl_connect(&c->tcp, &c->creq, p->nsrc > 0 ? &p->src[c->idx % (uint32_t)p->nsrc] :
+	    NULL, &p->dst, conn_connect_cb, &step);
+	if (rc != 0) {
+		proc_note(p, c, step, uv_strerror(rc));
 		conn_end(c);
 	}
 }
@@ -758,7 +587,7 @@ proc_dump(struct ml_proc *p, const char *prefix)
 		c = &p->conns[w];
 		fprintf(f, "%u\t%s\t%s\t%u\t%u\t%u\t%" PRId64 "\t%u\t%d\t%u\t%u\t%" PRId64 "\t%s\t%"
 		    PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%u\t%" PRId64 "\t%u\t%u\t%u\t%"
-		    PRId64 "\n", c->idx, p->codes[c->idx], state_names[c->state], c->opens,
+		    PRId64 "\n", c->idx, p->ls.code[c->idx], state_names[c->state], c->opens,
 		    c->closes, c->fails, c->last_seq, c->lost, __builtin_popcountll(c->missing),
 		    c->reordered, c->dup, c->anc.seq, c->anc.state[0] ? c->anc.state : "-",
 		    c->anc.item, c->anc.track, c->anc.pos, c->anc.at, c->beacons,
@@ -771,10 +600,10 @@ proc_dump(struct ml_proc *p, const char *prefix)
 	if ((f = fopen(path, "w")) == NULL)
 		goto fail;
 	for (w = 0; w < H_COUNT; w++)
-		for (i = 0; i < HIST_N; i++)
+		for (i = 0; i < WL_HIST_N; i++)
 			if (p->h[w].n[i] > 0)
 				fprintf(f, "%s\t%" PRIu64 "\t%" PRIu64 "\n", hist_names[w],
-				    hist_value(i), p->h[w].n[i]);
+				    wl_hist_value(i), p->h[w].n[i]);
 	if (fclose(f) != 0)
 		goto fail;
 	printf("D ok\n");
@@ -882,80 +711,18 @@ usage(FILE *f)
 "stdout: READY secs, S ..., R ok, D ok, E (errors).\n", f);
 }
 
-static int
-parse_addr(const char *spec, struct sockaddr_in *sa)
-{
-	const char *colon = strrchr(spec, ':');
-	char h[64], *end;
-	long port;
-
-	if (colon == NULL || (size_t)(colon - spec) >= sizeof(h))
-		return -1;
-	memcpy(h, spec, (size_t)(colon - spec));
-	h[colon - spec] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 1 || port > 65535 || uv_ip4_addr(h, (int)port, sa) != 0)
-		return -1;
-	return 0;
-}
-
-static int
-parse_sources(struct ml_proc *p, const char *spec)
-{
-	char a[32], b[32];
-	struct in_addr x, y;
-	uint32_t i, lo, hi;
-
-	if (sscanf(spec, "%31[0-9.]-%31[0-9.]", a, b) != 2) {
-		snprintf(a, sizeof(a), "%s", spec);
-		snprintf(b, sizeof(b), "%s", spec);
-	}
-	if (inet_pton(AF_INET, a, &x) != 1 || inet_pton(AF_INET, b, &y) != 1)
-		return -1;
-	lo = ntohl(x.s_addr);
-	hi = ntohl(y.s_addr);
-	if (hi < lo || hi - lo >= ML_SRC_MAX)
-		return -1;
-	for (i = lo; i <= hi; i++) {
-		struct sockaddr_in *s = &p->src[p->nsrc++];
-
-		memset(s, 0, sizeof(*s));
-		s->sin_family = AF_INET;
-		s->sin_addr.s_addr = htonl(i);
-	}
-	return 0;
-}
-
 /* Reads lines first .. first+count-1 of path (count < 0: to the end) into
- * p->codes and p->tokens, and allocates the connections. Returns 0 or -1. */
+ * p->ls, and allocates the connections. Returns 0 or -1. */
 static int
 load_listeners(struct ml_proc *p, const char *path, long first, long count)
 {
-	char line[256], code[ML_CODE_MAX], tok[ML_TOKEN_MAX];
-	FILE *f = fopen(path, "r");
-	long ln = 0;
-	int cap = 0;
+	long ln;
 
-	if (f == NULL) {
+	if (wl_lines_load(&p->ls, path, first, count, 2) != 0) {
 		log_err("%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL && (count < 0 || p->n < count)) {
-		if (sscanf(line, "%15s %63s", code, tok) != 2 || ln++ < first)
-			continue;
-		if (p->n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			p->codes = realloc(p->codes, (size_t)cap * sizeof(*p->codes));
-			p->tokens = realloc(p->tokens, (size_t)cap * sizeof(*p->tokens));
-			if (p->codes == NULL || p->tokens == NULL)
-				abort();
-		}
-		memcpy(p->codes[p->n], code, sizeof(code));
-		memcpy(p->tokens[p->n], tok, sizeof(tok));
-		p->n++;
-	}
-	fclose(f);
-	if (p->n == 0) {
+	if ((p->n = p->ls.n) == 0) {
 		log_err("%s: no listener in lines %ld..", path, first);
 		return -1;
 	}
@@ -983,14 +750,14 @@ parse_opts(struct ml_proc *p, int argc, char **argv)
 		switch (opt) {
 		case 'c':
 			snprintf(p->target, sizeof(p->target), "%s", optarg);
-			if (parse_addr(optarg, &p->dst) != 0)
+			if (wl_parse_addr(optarg, &p->dst, NULL, 0, NULL) != 0)
 				return -1;
 			break;
 		case 'f': file = optarg; break;
 		case 'k': first = atol(optarg); break;
 		case 'n': count = atol(optarg); break;
 		case 's':
-			if (parse_sources(p, optarg) != 0)
+			if (wl_parse_sources(optarg, p->src, &p->nsrc) != 0)
 				return -1;
 			break;
 		case 'C': p->conc = atoi(optarg); break;
@@ -1011,7 +778,7 @@ main(int argc, char **argv)
 {
 	static struct ml_proc proc;
 	struct ml_proc *p = &proc;
-	struct rlimit rl;
+	rlim_t nofile;
 
 	log_init("mixload", LOG_INFO);
 	if (parse_opts(p, argc, argv) != 0) {
@@ -1019,13 +786,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		if ((rlim_t)p->n + 64 > rl.rlim_cur)
-			log_warn("%d connections, but RLIMIT_NOFILE is %llu: split over more processes",
-			    p->n, (unsigned long long)rl.rlim_cur);
-	}
+	if ((rlim_t)p->n + 64 > (nofile = wl_nofile_raise()))
+		log_warn("%d connections, but RLIMIT_NOFILE is %llu: split over more processes",
+		    p->n, (unsigned long long)nofile);
 	uv_loop_init(&p->loop);
 	uv_pipe_init(&p->loop, &p->in, 0);
 	if (uv_pipe_open(&p->in, 0) != 0) {
@@ -1044,7 +807,6 @@ main(int argc, char **argv)
 	printf("Q ok\n");
 	fflush(stdout);
 	free(p->conns);
-	free(p->codes);
-	free(p->tokens);
+	wl_lines_free(&p->ls);
 	return 0;
 }

@@ -23,9 +23,11 @@
 #
 # The load generator alone (the build line this script uses):
 #   cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Icommon -o loadgen \
-#      bench/loadgen.c common/log.c -luv -lcrypto -lhiredis
+#      bench/loadgen.c bench/wsload.c common/log.c common/clock.c common/ws.c \
+#      -luv -lcrypto -lhiredis
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 IDLE_N=${IDLE_N:-50000}
 DELIVER_N=${DELIVER_N:-1000}
 DELIVER_ROOMS=${DELIVER_ROOMS:-10}
@@ -41,9 +43,7 @@ SRC=127.0.0.2-127.0.0.9
 PHASES=("$@")
 [ ${#PHASES[@]} -gt 0 ] || PHASES=(idle idle-nginx deliver deliver-nginx max nchan-idle nchan-deliver nchan-max)
 
-for p in redis-server redis-cli nginx python3 cc; do
-	command -v "$p" >/dev/null || { echo "relay_bench.sh: $p is missing" >&2; exit 1; }
-done
+bench_need redis-server redis-cli nginx python3 cc
 [ -x "$RELAY" ] || { echo "relay_bench.sh: $RELAY is missing: run make" >&2; exit 1; }
 [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] ||
 	echo "relay_bench.sh: libnginx-mod-nchan is not installed: nchan phases will fail" >&2
@@ -60,29 +60,9 @@ fi
 sysctl -qw net.ipv4.ip_local_port_range="1024 65000" 2>/dev/null ||
 	echo "relay_bench.sh: cannot widen net.ipv4.ip_local_port_range" >&2
 
-T=$(mktemp -d /tmp/relay-bench.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "kept $T" >&2
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
-SRV=() CLI=()
-if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-	SRV=(taskset -c 0)
-	CLI=(taskset -c 1)
-fi
-trap 'exit 130' INT TERM
+bench_tmp /tmp/relay-bench.XXXXXX
+bench_pin
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 # wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s at most).
 wait_port() {
 	for _ in $(seq 200); do
@@ -92,19 +72,11 @@ wait_port() {
 	echo "relay_bench.sh: nothing listens on port $1" >&2
 	exit 1
 }
-# stop PID: TERM, wait, and forget it.
-stop() {
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	local keep=() p
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
 
 cp "$RELAY" "$T/tutti-relay"	# the binary measured, whatever make does meanwhile
 cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Wshadow -Wstrict-prototypes \
-	-Wmissing-prototypes -Icommon -o "$T/loadgen" bench/loadgen.c common/log.c \
-	-luv -lcrypto -lhiredis
+	-Wmissing-prototypes -Icommon -o "$T/loadgen" bench/loadgen.c bench/wsload.c \
+	common/log.c common/clock.c common/ws.c -luv -lcrypto -lhiredis
 
 RPORT=$(free_port)
 "${CLI[@]}" redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$T" \

@@ -27,6 +27,7 @@
 #      bench/worker_bench.c -luv -lhiredis -ljansson -lpthread
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROOMS=${ROOMS:-1000}
 RATE=${RATE:-1000}
 ITEMS=${ITEMS:-30}
@@ -40,40 +41,12 @@ PERF=${PERF:-0}
 PIN=${PIN:-1}
 WORKER=${WORKER:-bin/tutti-worker}
 
-for p in redis-server redis-cli python3 cc; do
-	command -v "$p" >/dev/null || { echo "worker_bench.sh: $p is missing" >&2; exit 1; }
-done
+bench_need redis-server redis-cli python3 cc
 [ -x "$WORKER" ] && [ -x bin/tutti-api ] ||
 	{ echo "worker_bench.sh: $WORKER or bin/tutti-api is missing: run make" >&2; exit 1; }
 
-T=$(mktemp -d "${BASE:-/tmp}/worker-bench.XXXXXX")
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	if [ "${KEEP:-0}" = 1 ]; then
-		echo "kept $T" >&2
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-SRV=() CLI=()
-if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-	SRV=(taskset -c 0)
-	CLI=(taskset -c 1)
-fi
-
-# stop PID: TERM, wait, and forget it.
-stop() {
-	kill -TERM "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	local keep=() p
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
+bench_tmp "${BASE:-/tmp}/worker-bench.XXXXXX"
+bench_pin
 
 cp "$WORKER" "$T/tutti-worker"	# the binary measured, whatever make does meanwhile
 cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Wshadow -Wstrict-prototypes \
