@@ -35,6 +35,8 @@ struct api_gate {
 struct api_config {
 	const char *datadir;	/* holds tutti.db, media/ and uploads/ */
 	const char *redis;	/* unix socket path, or HOST:PORT */
+	const char *redis_user;	/* TUTTI_REDIS_USER (an ACL user), or NULL: default */
+	const char *redis_password;	/* TUTTI_REDIS_PASSWORD, or NULL: no AUTH */
 	int reply_wait_ms;	/* how long control waits for the worker */
 	int64_t upload_max;	/* largest accepted upload, bytes */
 	int64_t upload_ttl_us;	/* an unfinished upload expires this long after its creation */
@@ -147,8 +149,10 @@ int api_session_store(struct api_thread *t, const struct api_user *u);
 
 /* --- redis.c ------------------------------------------------------------ */
 
-/* Returns the thread's Redis connection, connecting first if needed; NULL
- * when Redis is unreachable (logged). The context stays owned by t. */
+/* Returns the thread's Redis connection, connecting (and authenticating
+ * with AUTH when cfg->redis_password is set) first if needed; NULL when
+ * Redis is unreachable or refused the password (logged, the password
+ * never). The context stays owned by t. */
 redisContext *api_redis(struct api_thread *t);
 
 /* Runs one command (printf-style, hiredis format). Returns the reply, which

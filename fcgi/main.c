@@ -62,7 +62,10 @@ usage_to(FILE *out, int status)
 	    "  -C n/secs   chat: at most n messages per person in any secs seconds\n"
 	    "              (default 5/10)\n"
 	    "  -v          log debug messages\n"
-	    "  -h          print this help and exit\n");
+	    "  -h          print this help and exit\n"
+	    "\n"
+	    "  TUTTI_REDIS_PASSWORD in the environment: authenticate to Redis with it\n"
+	    "  (AUTH), as the ACL user TUTTI_REDIS_USER when that is set too.\n");
 	exit(status);
 }
 
@@ -313,6 +316,16 @@ api_opt_int64(const char *s, int64_t max, int64_t *v)
 	return 0;
 }
 
+/* The value of the environment variable name, or NULL when it is unset or
+ * empty. The string belongs to the environment. */
+static const char *
+api_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
 /* Parses the chat limit "n/secs" (1..1000 messages in 1..86400 s). */
 static int
 api_opt_rate(const char *s, struct api_config *cfg)
@@ -378,6 +391,9 @@ main(int argc, char **argv)
 	    ctx.cfg.reply_wait_ms < 1 || ctx.cfg.reply_wait_ms > 4000)
 		usage();
 	log_init("tutti-api", lvl);
+	/* From the environment only: a command line shows in ps. */
+	ctx.cfg.redis_password = api_env("TUTTI_REDIS_PASSWORD");
+	ctx.cfg.redis_user = ctx.cfg.redis_password ? api_env("TUTTI_REDIS_USER") : NULL;
 	/* Each thread owns its connection: no global allocation statistics
 	 * (a process-wide mutex on every SQLite malloc otherwise). */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);

@@ -2,6 +2,8 @@
  * redis.c - tutti-api's synchronous Redis connection, one per thread.
  * A connection that fails is dropped and reopened on the next call, so a
  * Redis restart costs the requests in flight at that moment and no more.
+ * With TUTTI_REDIS_PASSWORD set (cfg->redis_password) each new connection
+ * sends AUTH first; a refusal counts as a failed connection.
  */
 #include "api.h"
 #include "log.h"
@@ -11,10 +13,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Sends AUTH [user] password on the new connection c. Returns 0, or -1
+ * when the connection broke or Redis refused (logged without the password;
+ * the caller frees c). */
+static int
+api_redis_login(redisContext *c, const struct api_config *cfg)
+{
+	redisReply *rep;
+	int rc = -1;
+
+	if (cfg->redis_user != NULL)
+		rep = redisCommand(c, "AUTH %s %s", cfg->redis_user, cfg->redis_password);
+	else
+		rep = redisCommand(c, "AUTH %s", cfg->redis_password);
+	if (rep == NULL)
+		log_warn("%s: AUTH: %s", cfg->redis, c->errstr);
+	else if (rep->type == REDIS_REPLY_ERROR)
+		log_err("%s: Redis refused the password (%s)", cfg->redis, rep->str);
+	else
+		rc = 0;
+	freeReplyObject(rep);
+	return rc;
+}
+
 static redisContext *
-api_redis_connect(const char *where)
+api_redis_connect(const struct api_config *cfg)
 {
 	struct timeval tv = { 1, 0 };
+	const char *where = cfg->redis;
 	const char *colon = strrchr(where, ':');
 	redisContext *c;
 
@@ -37,6 +63,10 @@ api_redis_connect(const char *where)
 	}
 	tv.tv_sec = 5;	/* above the longest BLPOP we issue */
 	redisSetTimeout(c, tv);
+	if (cfg->redis_password != NULL && api_redis_login(c, cfg) != 0) {
+		redisFree(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -44,7 +74,7 @@ redisContext *
 api_redis(struct api_thread *t)
 {
 	if (t->redis == NULL)
-		t->redis = api_redis_connect(t->cfg->redis);
+		t->redis = api_redis_connect(t->cfg);
 	return t->redis;
 }
 

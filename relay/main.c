@@ -56,6 +56,12 @@ usage(FILE *f)
 "     -v         verbose: log every connection at debug level.\n"
 "     -h         print this help and exit.\n"
 "\n"
+"ENVIRONMENT\n"
+"     TUTTI_REDIS_PASSWORD  when set and not empty, sent to Redis with AUTH\n"
+"                on every connection before anything else (never on the\n"
+"                command line: ps shows that).\n"
+"     TUTTI_REDIS_USER  with a password: the Redis ACL user to log in as.\n"
+"\n"
 "SIGNALS\n"
 "     SIGTERM, SIGINT  stop accepting, close every WebSocket with 1001 and\n"
 "                      exit within a second.\n"
@@ -90,6 +96,16 @@ xcalloc(size_t n, size_t size)
 		abort();
 	}
 	return p;
+}
+
+/* The value of the environment variable name, or NULL when it is unset or
+ * empty. The string belongs to the environment. */
+static const char *
+relay_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
 }
 
 static int
@@ -362,6 +378,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("tutti-relay", verbose ? LOG_DEBUG : LOG_INFO);
+	/* From the environment only: a command line shows in ps. */
+	r->redis_password = relay_env("TUTTI_REDIS_PASSWORD");
+	r->redis_user = r->redis_password != NULL ? relay_env("TUTTI_REDIS_USER") : NULL;
 	if (!relay_id_valid(r->id)) {
 		log_err("-i %s: use 1 to %d characters of [A-Za-z0-9._-]", r->id, RELAY_ID_MAX);
 		return 2;

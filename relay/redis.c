@@ -19,6 +19,12 @@
  * UNSUBSCRIBE reply and then aborts on the reply of a SUBSCRIBE sent in the
  * meantime (an assert in redisProcessCallbacks).
  *
+ * With a password (TUTTI_REDIS_PASSWORD, r->redis_password) AUTH is queued
+ * on each context right after redisAsyncConnect, so hiredis sends it before
+ * anything else; a context counts as connected only once AUTH is accepted.
+ * A refusal is logged once per failure streak and the context is closed
+ * (redisAsyncDisconnect), so the usual backoff retries.
+ *
  * Ownership: a context is ours from redisAsyncConnect until we free it, or
  * until hiredis calls the connect callback with an error or the disconnect
  * callback; then hiredis frees it, so those callbacks only forget the
@@ -147,7 +153,7 @@ rds_up(struct relay *r)
 	else
 		log_info("redis %s connected", r->redis_spec);
 	d->ever_up = 1;
-	d->warned = 0;
+	d->warned = d->refused_warned = 0;
 	rds_register(r);
 	room_redis_up(r);
 }
@@ -186,8 +192,29 @@ rds_sub_cb(redisAsyncContext *ac, void *rep, void *priv)
 	}
 }
 
+/* ac (d->cmd or d->sub) is connected, and authenticated when there is a
+ * password: marks it usable; the relay is up once both are. */
+static void
+rds_ready(struct relay *r, const redisAsyncContext *ac)
+{
+	struct rds *d = &r->rds;
+
+	if (ac == d->cmd) {
+		d->cmd_up = 1;
+	} else {
+		d->sub_up = 1;
+		/* Stays subscribed for the connection's life (see the top). If
+		 * this fails, the watchdog sees no probe and reconnects. */
+		if (redisAsyncCommand(d->sub, rds_sub_cb, NULL, "SUBSCRIBE %s", d->ctl) != REDIS_OK)
+			log_warn("redis: cannot subscribe to %s", d->ctl);
+	}
+	if (d->cmd_up && d->sub_up)
+		rds_up(r);
+}
+
 /* hiredis frees ac right after a failed connect callback: forget it. Never
- * free ac from here (hiredis goes on using it after a successful one). */
+ * free ac from here (hiredis goes on using it after a successful one).
+ * With a password the context waits for the AUTH reply (rds_login_cb). */
 static void
 rds_connect_cb(const redisAsyncContext *ac, int status)
 {
@@ -204,17 +231,49 @@ rds_connect_cb(const redisAsyncContext *ac, int status)
 		rds_fail(r, ac->errstr);
 		return;
 	}
-	if (ac == d->cmd) {
-		d->cmd_up = 1;
-	} else {
-		d->sub_up = 1;
-		/* Stays subscribed for the connection's life (see the top). If
-		 * this fails, the watchdog sees no probe and reconnects. */
-		if (redisAsyncCommand(d->sub, rds_sub_cb, NULL, "SUBSCRIBE %s", d->ctl) != REDIS_OK)
-			log_warn("redis: cannot subscribe to %s", d->ctl);
+	if (r->redis_password == NULL)
+		rds_ready(r, ac);
+}
+
+/* The reply to AUTH, the first command of either context. privdata: NULL;
+ * the reply belongs to hiredis. NULL means the context is being freed (a
+ * failed connect, rds_fail): nothing to do. An error reply closes ac with
+ * redisAsyncDisconnect, which is safe from its own callback (nothing else
+ * is queued on it yet); the disconnect callback then runs rds_fail. */
+static void
+rds_login_cb(redisAsyncContext *ac, void *rep, void *priv)
+{
+	struct relay *r = rds_relay(ac);
+	struct rds *d = &r->rds;
+	redisReply *reply = rep;
+
+	(void)priv;
+	if (reply == NULL || (ac != d->cmd && ac != d->sub))
+		return;
+	if (reply->type != REDIS_REPLY_ERROR) {
+		rds_ready(r, ac);
+		return;
 	}
-	if (d->cmd_up && d->sub_up)
-		rds_up(r);
+	if (!d->refused_warned)
+		log_err("redis %s: Redis refused the password (%s); retrying with backoff",
+		    r->redis_spec, reply->str);
+	d->refused_warned = d->warned = 1;	/* rds_fail logs at debug level */
+	d->refused = 1;
+	redisAsyncDisconnect(ac);
+}
+
+/* Queues AUTH as the first command of ac when there is a password. Returns
+ * 0, or -1 when hiredis refused to queue it. */
+static int
+rds_login(struct relay *r, redisAsyncContext *ac)
+{
+	if (r->redis_password == NULL)
+		return 0;
+	if (r->redis_user != NULL)
+		return redisAsyncCommand(ac, rds_login_cb, NULL, "AUTH %s %s", r->redis_user,
+		    r->redis_password) == REDIS_OK ? 0 : -1;
+	return redisAsyncCommand(ac, rds_login_cb, NULL, "AUTH %s", r->redis_password) ==
+	    REDIS_OK ? 0 : -1;
 }
 
 /* Called by hiredis as it frees ac (closed by Redis, an I/O error, or our
@@ -231,7 +290,8 @@ rds_disconnect_cb(const redisAsyncContext *ac, int status)
 		d->sub = NULL;
 	else
 		return;
-	rds_fail(r, status == REDIS_OK ? "connection closed" : ac->errstr);
+	rds_fail(r, d->refused ? "Redis refused the password" :
+	    status == REDIS_OK ? "connection closed" : ac->errstr);
 }
 
 static redisAsyncContext *
@@ -258,6 +318,11 @@ rds_open(struct relay *r)
 	}
 	redisAsyncSetConnectCallback(ac, rds_connect_cb);
 	redisAsyncSetDisconnectCallback(ac, rds_disconnect_cb);
+	if (rds_login(r, ac) != 0) {
+		snprintf(d->err, sizeof(d->err), "cannot queue AUTH");
+		redisAsyncFree(ac);
+		return NULL;
+	}
 	return ac;
 }
 
@@ -269,6 +334,7 @@ rds_connect(struct relay *r)
 	if (r->stopping)
 		return;
 	d->state = RDS_CONNECTING;
+	d->refused = 0;
 	d->t_connect = uv_now(r->loop);
 	if ((d->cmd = rds_open(r)) == NULL || (d->sub = rds_open(r)) == NULL)
 		rds_fail(r, d->err);

@@ -134,8 +134,10 @@ struct rds {
 	struct redisAsyncContext *cmd;	/* lookups and the watchdog's PUBLISH */
 	struct redisAsyncContext *sub;	/* SUBSCRIBE only */
 	int state;			/* enum rds_state */
-	int cmd_up, sub_up;		/* connect callback seen */
+	int cmd_up, sub_up;		/* connected (and AUTH accepted, with a password) */
 	int ever_up, warned;
+	int refused;			/* this attempt's AUTH was refused */
+	int refused_warned;		/* the refusal was logged in this failure streak */
 	unsigned backoff_ms;
 	uint64_t t_connect;		/* uv_now() of the connection attempt */
 	uint64_t t_cmd_ok, t_sub_ok;	/* last reply on each connection */
@@ -166,6 +168,8 @@ struct relay {
 	const char *id;			/* -i */
 	const char *listen_spec;	/* -l */
 	const char *redis_spec;		/* -R */
+	const char *redis_user;		/* TUTTI_REDIS_USER, or NULL; environment's */
+	const char *redis_password;	/* TUTTI_REDIS_PASSWORD, or NULL: no AUTH */
 	char **origins;			/* -O: browser origins let in besides the Host's */
 	size_t norigins;
 	union relay_stream lsn;
@@ -304,7 +308,9 @@ void room_rtt_report(struct relay *r);
  * prepares the timers. Returns 0, or -1 for a malformed spec (the timers
  * exist either way: rds_stop closes them). */
 int rds_init(struct relay *r, const char *spec);
-/* Connects (retrying with backoff forever) and starts the watchdog. */
+/* Connects (retrying with backoff forever) and starts the watchdog. With
+ * r->redis_password set, each connection sends AUTH before anything else
+ * and counts as up only once Redis accepted it. */
 void rds_start(struct relay *r);
 /* Pipelines EXISTS tutti:room:{c->code} and HMGET tutti:sess:{token_hash}
  * room user_id; conn_auth_done(c, ...) follows, with c->user_id set. Takes

@@ -114,8 +114,10 @@ do_install() {
 	render systemd/tutti.tmpfiles "$d$TMPFILESDIR/tutti.conf" 0644
 	render systemd/tutti.sysusers "$d$SYSUSERSDIR/tutti.conf" 0644
 	# The operator's settings are never overwritten.
+	# 0640 root:tutti: it may hold TUTTI_REDIS_PASSWORD.
 	if [ ! -e "$d$SYSCONFDIR/default/tutti" ]; then
-		render systemd/tutti.default "$d$SYSCONFDIR/default/tutti" 0644
+		render systemd/tutti.default "$d$SYSCONFDIR/default/tutti" 0640
+		getent group tutti >/dev/null && chgrp tutti "$d$SYSCONFDIR/default/tutti" || true
 	fi
 
 	render cli/tutti.1 "$d$MANDIR/man1/tutti.1" 0644

@@ -12,6 +12,8 @@
 # TUTTI_API_OPTS, TUTTI_WORKER_OPTS (both workers), TUTTI_RELAY_OPTS; e.g. tests shorten
 # the admin grace period with TUTTI_WORKER_OPTS="-g 500". With
 # TUTTI_RELAY_METRICS_PORT=P, relay N serves /metrics on 127.0.0.1:P+N-1.
+# With TUTTI_REDIS_PASSWORD set, redis-server requires that password
+# (requirepass) and the daemons, which inherit the variable, send it.
 set -euo pipefail
 
 PORT=8080 DATA=$PWD/data RUN=$PWD/run NRELAYS=2 QUIET=0
@@ -74,9 +76,12 @@ bin/tutti-api -d "$DATA" -m sql migrate
 [ -s "$DATA/.demo-imported" ] || { scripts/demo.sh "$DATA" && date > "$DATA/.demo-imported"; }
 
 rm -f "$RUN"/*.sock
+# (redis-server replaces its command line with its title: ps does not show it.)
+redis_auth=()
+[ -z "${TUTTI_REDIS_PASSWORD:-}" ] || redis_auth=(--requirepass "$TUTTI_REDIS_PASSWORD")
 "$(command -v redis-server)" --port 0 --unixsocket "$RUN/redis.sock" --unixsocketperm 700 \
 	--save "" --appendonly no --dir "$RUN" --daemonize no --loglevel warning \
-	--enable-debug-command local \
+	--enable-debug-command local "${redis_auth[@]}" \
 	--logfile "" &
 PIDS+=($!)
 wait_for "$RUN/redis.sock"

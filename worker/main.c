@@ -91,6 +91,12 @@ MAIN_SYNOPSIS
 "     -v           log debug records too (one per applied command).\n"
 "     -h           print this help.\n"
 "\n"
+"ENVIRONMENT\n"
+"     TUTTI_REDIS_PASSWORD  when set and not empty, sent to Redis with AUTH\n"
+"                  on every connection before anything else (never on the\n"
+"                  command line: ps shows that).\n"
+"     TUTTI_REDIS_USER  with a password: the Redis ACL user to log in as.\n"
+"\n"
 "SIGNALS\n"
 "     SIGTERM, SIGINT  finish the entries in hand, give the lease back, flush\n"
 "                      the queued Redis writes and exit 0; a second signal\n"
@@ -101,6 +107,16 @@ MAIN_SYNOPSIS
 "\n"
 "SEE ALSO\n"
 "     tutti-api(8), tutti-relay(8), docs/protocol.md\n");
+}
+
+/* The value of the environment variable name, or NULL when it is unset or
+ * empty. The string belongs to the environment. */
+static const char *
+main_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
 }
 
 /* Parses a decimal option value within [lo, hi]. Returns 0 or -1. */
@@ -213,6 +229,9 @@ main(int argc, char **argv)
 		return rc > 0 ? 0 : 2;
 	}
 	log_init("tutti-worker", verbose ? LOG_DEBUG : LOG_INFO);
+	/* From the environment only: a command line shows in ps. */
+	cfg.redis_password = main_env("TUTTI_REDIS_PASSWORD");
+	cfg.redis_user = cfg.redis_password != NULL ? main_env("TUTTI_REDIS_USER") : NULL;
 	if (cfg.id == NULL) {
 		if (gethostname(host, sizeof(host)) != 0)
 			snprintf(host, sizeof(host), "localhost");

@@ -2,6 +2,9 @@
  * rconn.c - a self-healing hiredis async connection (see rconn.h). hiredis
  * owns the redisAsyncContext: it frees it after the connect callback reports
  * a failure and after the disconnect callback, so rc->ac is cleared there.
+ * With a password, AUTH is queued right after redisAsyncConnect (hiredis
+ * sends commands in order, so it goes first) and the connection is ready
+ * only after its reply.
  */
 #include "rconn.h"
 #include "clock.h"
@@ -49,13 +52,15 @@ rconn_on_pong(redisAsyncContext *ac, void *reply, void *privdata)
 		rc->ping_sent = 0;
 }
 
+/* Every second while authenticating or ready: an AUTH or PING unanswered
+ * for timeout_ms kills the connection, else a new PING goes out. */
 static void
 rconn_on_watch(uv_timer_t *t)
 {
 	struct rconn *rc = t->data;
 	int64_t now = clock_mono_us();
 
-	if (!rc->ready)
+	if (!rc->ready && !rc->authing)
 		return;
 	if (rc->ping_sent != 0 && now - rc->ping_sent > rc->timeout_ms * 1000) {
 		log_err("%s: no answer from %s for %lld ms; reconnecting", rc->name,
@@ -67,7 +72,58 @@ rconn_on_watch(uv_timer_t *t)
 		rc->ping_sent = now;
 }
 
-/* hiredis connect callback; ac is freed by hiredis after a failure. */
+/* The connection is up (and authenticated, with a password): commands may
+ * be issued; the watchdog starts and on_up runs. */
+static void
+rconn_ready(struct rconn *rc)
+{
+	log_info("%s: connected to %s", rc->name, rc->target);
+	rc->ready = 1;
+	rc->refused_warned = 0;
+	rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
+	rc->ping_sent = 0;
+	uv_timer_start(&rc->watch, rconn_on_watch, RCONN_WATCH_MS, RCONN_WATCH_MS);
+	if (rc->on_up != NULL)
+		rc->on_up(rc, rc->arg);
+}
+
+/* hiredis callback for AUTH, the first command of every connection when
+ * there is a password. privdata is the rconn, owned by the caller; the
+ * reply belongs to hiredis. NULL: the context is being freed (a failed
+ * connect, rconn_kill, rconn_close), which cleans up by itself. An error
+ * reply closes ac with redisAsyncDisconnect, safe from its own callback
+ * (nothing else is queued on it): rconn_on_disconnect then schedules the
+ * retry. */
+static void
+rconn_on_auth(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct rconn *rc = privdata;
+	redisReply *rep = reply;
+
+	if (rep == NULL || ac != rc->ac || !rc->authing)
+		return;
+	rc->authing = 0;
+	rc->ping_sent = 0;
+	if (rc->closing)
+		return;		/* rconn_close() was called: stay down */
+	if (rep->type != REDIS_REPLY_ERROR) {
+		rconn_ready(rc);
+		return;
+	}
+	if (!rc->refused_warned)
+		log_err("%s: Redis at %s refused the password (%s); retrying with backoff",
+		    rc->name, rc->target, rep->str);
+	else
+		log_debug("%s: Redis at %s refused the password again", rc->name, rc->target);
+	rc->refused_warned = 1;
+	rc->refused = 1;
+	uv_timer_stop(&rc->watch);
+	redisAsyncDisconnect(ac);
+}
+
+/* hiredis connect callback; ac is freed by hiredis after a failure. With a
+ * password the AUTH reply is awaited (rconn_on_auth), watched by the
+ * timer as a PING would be. */
 static void
 rconn_on_connect(const redisAsyncContext *ac, int status)
 {
@@ -79,13 +135,13 @@ rconn_on_connect(const redisAsyncContext *ac, int status)
 		rconn_schedule(rc);
 		return;
 	}
-	log_info("%s: connected to %s", rc->name, rc->target);
-	rc->ready = 1;
-	rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
-	rc->ping_sent = 0;
+	if (rc->password == NULL) {
+		rconn_ready(rc);
+		return;
+	}
+	rc->authing = 1;
+	rc->ping_sent = clock_mono_us();
 	uv_timer_start(&rc->watch, rconn_on_watch, RCONN_WATCH_MS, RCONN_WATCH_MS);
-	if (rc->on_up != NULL)
-		rc->on_up(rc, rc->arg);
 }
 
 /* hiredis disconnect callback, after every pending callback got its reply
@@ -98,14 +154,32 @@ rconn_on_disconnect(const redisAsyncContext *ac, int status)
 
 	if (status != REDIS_OK)
 		log_err("%s: connection to %s lost: %s", rc->name, rc->target, ac->errstr);
-	else
+	else if (!rc->refused)
 		log_info("%s: disconnected from %s", rc->name, rc->target);
 	rc->ac = NULL;
 	rc->ready = 0;
+	rc->authing = 0;
 	uv_timer_stop(&rc->watch);
 	if (was_ready && rc->on_down != NULL)
 		rc->on_down(rc, rc->arg);
 	rconn_schedule(rc);
+}
+
+/* Queues AUTH as the first command of the new context ac when there is a
+ * password. Returns 0, or -1 when hiredis refused to queue it. */
+static int
+rconn_login(struct rconn *rc, redisAsyncContext *ac)
+{
+	int rv;
+
+	if (rc->password == NULL)
+		return 0;
+	if (rc->user != NULL)
+		rv = redisAsyncCommand(ac, rconn_on_auth, rc, "AUTH %s %s", rc->user,
+		    rc->password);
+	else
+		rv = redisAsyncCommand(ac, rconn_on_auth, rc, "AUTH %s", rc->password);
+	return rv == REDIS_OK ? 0 : -1;
 }
 
 static void
@@ -127,6 +201,11 @@ rconn_connect(struct rconn *rc)
 	}
 	redisAsyncSetConnectCallback(ac, rconn_on_connect);
 	redisAsyncSetDisconnectCallback(ac, rconn_on_disconnect);
+	rc->refused = 0;
+	if (rconn_login(rc, ac) != 0) {
+		log_err("%s: cannot queue AUTH", rc->name);
+		goto fail;
+	}
 	rc->ac = ac;
 	return;
 fail:
@@ -179,6 +258,13 @@ rconn_init(struct rconn *rc, uv_loop_t *loop, const char *name, const char *targ
 }
 
 void
+rconn_set_auth(struct rconn *rc, const char *user, const char *password)
+{
+	rc->password = password != NULL && *password != '\0' ? password : NULL;
+	rc->user = rc->password != NULL && user != NULL && *user != '\0' ? user : NULL;
+}
+
+void
 rconn_start(struct rconn *rc)
 {
 	rconn_connect(rc);
@@ -215,8 +301,8 @@ rconn_kill(struct rconn *rc)
 
 	if (ac == NULL)
 		return;
-	if (rc->ready) {
-		redisAsyncFree(ac);	/* runs rconn_on_disconnect */
+	if (rc->ready || rc->authing) {
+		redisAsyncFree(ac);	/* connected: runs rconn_on_disconnect */
 		return;
 	}
 	rc->ac = NULL;		/* still connecting: no callback will run */
@@ -236,7 +322,7 @@ rconn_close(struct rconn *rc, int force)
 	}
 	if (ac == NULL)
 		return;
-	if (!rc->ready) {
+	if (!rc->ready) {	/* connecting or awaiting AUTH: nothing to wait for */
 		rc->ac = NULL;
 		redisAsyncFree(ac);
 	} else if (force)

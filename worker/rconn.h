@@ -2,7 +2,9 @@
  * rconn.h - one hiredis async connection on the libuv loop that keeps itself
  * alive: it reconnects with exponential backoff when the connection drops or
  * fails, and a PING watchdog detects a dead peer that the libuv adapter of
- * hiredis 0.14 would not notice (no async timeouts there).
+ * hiredis 0.14 would not notice (no async timeouts there). With a password
+ * (rconn_set_auth) every connection sends AUTH first and becomes ready only
+ * once Redis accepted it.
  */
 #ifndef TUTTI_RCONN_H
 #define TUTTI_RCONN_H
@@ -25,6 +27,11 @@ struct rconn {
 	char host[256];			/* parsed from target; "" for a unix socket */
 	int port;
 	redisAsyncContext *ac;		/* NULL while down; freed by hiredis */
+	const char *user;		/* AUTH user, or NULL (default user); borrowed */
+	const char *password;		/* AUTH password, or NULL: no AUTH; borrowed */
+	int authing;			/* connected, AUTH reply awaited */
+	int refused;			/* this connection's AUTH was refused */
+	int refused_warned;		/* logged once per streak of refusals */
 	int ready;			/* connected: commands may be issued */
 	int closing;			/* rconn_close() was called: no reconnect */
 	int64_t timeout_ms;		/* a PING unanswered this long kills ac */
@@ -46,6 +53,14 @@ int rconn_init(struct rconn *rc, uv_loop_t *loop, const char *name,
     const char *target, int64_t timeout_ms, rconn_event_fn *on_up,
     rconn_event_fn *on_down, void *arg);
 
+/* Makes every connection of rc authenticate with AUTH [user] password as
+ * its first command; call before rconn_start(). Both strings are borrowed
+ * and must outlive rc; a NULL or empty password means no AUTH (the
+ * default), a NULL or empty user the default user. A refused AUTH is
+ * logged (never the password) and retried with backoff like a failed
+ * connect; the AUTH reply is awaited at most timeout_ms. */
+void rconn_set_auth(struct rconn *rc, const char *user, const char *password);
+
 /* Starts connecting; failures are retried with backoff forever. */
 void rconn_start(struct rconn *rc);
 
@@ -66,7 +81,8 @@ void rconn_kill(struct rconn *rc);
 
 /* Stops for good: closes the timers and disconnects; with force == 0 the
  * replies already queued are awaited first (graceful), else pending
- * callbacks get NULL at once. Safe to call again (e.g. graceful, then
+ * callbacks get NULL at once (as always for a connection not yet ready,
+ * e.g. still awaiting its AUTH reply). Safe to call again (e.g. graceful, then
  * forced on a deadline). The loop ends once everything is closed. */
 void rconn_close(struct rconn *rc, int force);
 

@@ -190,6 +190,8 @@ worker_handles(struct worker *w)
 	if (rconn_init(&w->wr, &w->loop, "writer", w->cfg.redis, WORKER_WR_TIMEOUT,
 	    worker_on_wr_up, NULL, w) != 0)
 		rc = -1;
+	rconn_set_auth(&w->rd, w->cfg.redis_user, w->cfg.redis_password);
+	rconn_set_auth(&w->wr, w->cfg.redis_user, w->cfg.redis_password);
 	uv_timer_init(&w->loop, &w->alive);
 	uv_timer_init(&w->loop, &w->deadline);
 	w->alive.data = w;

@@ -26,6 +26,8 @@
 struct worker_config {
 	const char *db_path;	/* DATADIR/tutti.db; borrowed */
 	const char *redis;	/* unix socket path or HOST:PORT; borrowed */
+	const char *redis_user;	/* TUTTI_REDIS_USER, or NULL; borrowed */
+	const char *redis_password;	/* TUTTI_REDIS_PASSWORD, or NULL: no AUTH; borrowed */
 	const char *id;		/* consumer name and liveness value; borrowed */
 	int64_t lead_us;	/* the minimum lead: how far ahead starts are scheduled */
 	int64_t lead_margin_us;	/* adaptive lead: added to 2 x the room's p95 RTT */

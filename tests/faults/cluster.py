@@ -131,7 +131,7 @@ class Cluster(Stack):
         log.write(b"--- faults: start %s at %.3f\n" % (name.encode(), time.time()))
         log.flush()
         self.procs[name] = subprocess.Popen(self.argv(name), cwd=ROOT, stdout=log,
-                                            stderr=subprocess.STDOUT)
+                                            stderr=subprocess.STDOUT, env=self.env)
         self._wait_up(name, timeout)
         return self
 

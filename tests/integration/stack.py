@@ -35,10 +35,18 @@ class Stack:
     """The whole stack, started by start() and stopped by stop()."""
 
     def __init__(self, relays=2, name="integration", env=None):
-        """env: extra environment for run.sh, e.g. {"TUTTI_WORKER_OPTS": "-g 500"}."""
+        """env: extra environment for run.sh, e.g. {"TUTTI_WORKER_OPTS": "-g 500"}.
+        With TUTTI_REDIS_PASSWORD in env, Redis requires it (run.sh) and
+        self.env carries REDISCLI_AUTH for a redis-cli run with env=self.env.
+        A password inherited from the caller's environment is not used: the
+        test stack's Redis is its own."""
         self.relays = relays
         self.name = name
-        self.env = dict(os.environ, **(env or {}))
+        base = {k: v for k, v in os.environ.items()
+                if k not in ("TUTTI_REDIS_PASSWORD", "TUTTI_REDIS_USER", "REDISCLI_AUTH")}
+        self.env = dict(base, **(env or {}))
+        if self.env.get("TUTTI_REDIS_PASSWORD"):
+            self.env["REDISCLI_AUTH"] = self.env["TUTTI_REDIS_PASSWORD"]
         self.tmp = tempfile.mkdtemp(prefix="tutti-it-")
         self.port = free_port()
         self.data = os.path.join(self.tmp, "data")

@@ -707,6 +707,10 @@ def t_destdir(t, e):
             and os.path.isfile(os.path.join(dest, "usr/local/share/man/man8/tutti-relay.8")),
             "make install DESTDIR=... PREFIX=/usr/local stages under DESTDIR, "
             "default/tutti in DESTDIR/etc", out)
+    conf = os.path.join(dest, "etc/default/tutti")
+    mode = os.stat(conf).st_mode & 0o777 if os.path.exists(conf) else None
+    t.check(mode == 0o640, "default/tutti (it may hold TUTTI_REDIS_PASSWORD) is not "
+            "world-readable: mode 0640", oct(mode) if mode is not None else "missing")
     t.check("ExecStart=/usr/local/bin/tutti-api -d /var/lib/tutti " in text
             and "EnvironmentFile=-/etc/default/tutti" in text
             and "root /usr/local/share/tutti/web;" in text
