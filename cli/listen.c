@@ -120,6 +120,7 @@ struct lis {
 	json_t *playlist;	/* the items, in playlist order */
 	struct lsched_anchor anchor;
 	int have_anchor;
+	int64_t next_item;	/* the anchor's next_item_id: 0 none, -1 not sent */
 	struct lis_slot slots[LIS_SLOTS];
 	int jobs;		/* loads in flight */
 	int64_t shown_item;	/* what the last status line said */
@@ -204,8 +205,11 @@ lis_track_url(struct lis *l, int64_t track_id)
 	return url;
 }
 
-/* The track ids the listener needs now: the anchor's, and the item after
- * it in playlist order (prefetched for a gapless advance). */
+/* The track ids the listener needs now: the anchor's, and the item the
+ * server advances to after it (prefetched for a gapless advance): the
+ * anchor's next_item_id (shuffle and repeat included; null: none), else,
+ * from a server that does not send it or naming an item not in our
+ * playlist yet, the item after it in playlist order. */
 static void
 lis_wanted(struct lis *l, int64_t *cur, int64_t *next)
 {
@@ -214,8 +218,13 @@ lis_wanted(struct lis *l, int64_t *cur, int64_t *next)
 
 	*cur = l->have_anchor ? l->anchor.track_id : 0;
 	*next = 0;
-	if (!l->have_anchor || l->anchor.item_id == 0)
+	if (!l->have_anchor || l->anchor.item_id == 0 || l->next_item == 0)
 		return;
+	json_array_foreach(l->playlist, i, it)
+		if (l->next_item > 0 && cmd_int(it, "id", 0) == l->next_item) {
+			*next = cmd_int(json_object_get(it, "track"), "id", 0);
+			return;
+		}
 	for (i = 0; i < n; i++) {
 		it = json_array_get(l->playlist, i);
 		if (cmd_int(it, "id", 0) == l->anchor.item_id) {
@@ -381,6 +390,20 @@ lis_parse_anchor(json_t *o, struct lsched_anchor *a)
 	return 0;
 }
 
+/* The next_item_id of an anchor object: the item id, 0 for null (nothing
+ * follows), -1 when absent or not an id (then playlist order decides). */
+static int64_t
+lis_parse_next(json_t *o)
+{
+	json_t *v = json_object_get(o, "next_item_id");
+
+	if (json_is_null(v))
+		return 0;
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		return json_integer_value(v);
+	return -1;
+}
+
 /* One line on stdout when what plays changes (not for --json). */
 static void
 lis_show(struct lis *l)
@@ -427,6 +450,7 @@ lis_set_anchor(struct lis *l, json_t *o)
 	}
 	l->anchor = a;
 	l->have_anchor = 1;
+	l->next_item = lis_parse_next(o);
 	lis_load_wanted(l);
 	lis_push_anchor(l);
 	lis_show(l);

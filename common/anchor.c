@@ -1,6 +1,7 @@
 /*
  * anchor.c - loading a room's playback anchor from SQLite and encoding it
- * as the JSON fields every playback event and room snapshot carries.
+ * as the JSON fields every playback event and room snapshot carries, with
+ * the next item (next_item_id) set beside them by the worker and the API.
  */
 #include "anchor.h"
 #include "log.h"
@@ -72,4 +73,11 @@ anchor_json(const struct anchor *a)
 	    "track_id", a->track_id ? json_integer(a->track_id) : json_null(),
 	    "position_us", (json_int_t)a->position_us,
 	    "at_us", (json_int_t)a->at_us);
+}
+
+int
+anchor_json_next(json_t *obj, int64_t next_item_id)
+{
+	return json_object_set_new(obj, "next_item_id", next_item_id ?
+	    json_integer(next_item_id) : json_null());
 }

@@ -36,4 +36,10 @@ int anchor_load(sqlite3 *db, int64_t room_id, struct anchor *a);
  * (ids are null when there is no item) that the caller owns, or NULL on OOM. */
 json_t *anchor_json(const struct anchor *a);
 
+/* Sets the "next_item_id" member of obj (an anchor_json() object or an event
+ * built on one): the item that plays when the anchor's item ends
+ * (sched_next_item(), common/sched_order.h), or null when it is 0 (the room
+ * would stop, or is stopped). Returns 0, or -1 when out of memory. */
+int anchor_json_next(json_t *obj, int64_t next_item_id);
+
 #endif

@@ -210,6 +210,9 @@ api_playlist_add(struct api_req *r)
 	}
 	if (api_tx_commit(r) != 0)
 		return;
+	/* The item that follows the current one may be the new one (shuffle,
+	 * or after the last): the worker re-arms and re-announces it. */
+	(void)api_worker_notify(r, room.code, "reload", 0);	/* logs */
 	api_playlist_send(r, 201, &room, json_pack("{s:I}", "item_id", (json_int_t)item));
 }
 

@@ -420,5 +420,7 @@ api_requests_resolve(struct api_req *r)
 		json_decref(q);
 		return;
 	}
+	if (item > 0)	/* a new item may follow the current one: the worker re-arms */
+		(void)api_worker_notify(r, room.code, "reload", 0);	/* logs */
 	api_reply(r, 200, q, NULL);
 }

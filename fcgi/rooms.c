@@ -17,17 +17,19 @@
 #include "db.h"
 #include "log.h"
 #include "rkeys.h"
+#include "sched_order.h"
 #include "text.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define API_CODE_TRIES 16
 #define API_FILL_MAX 500	/* a new room gets at most this many library tracks */
 
 /* A room's playback modes (rooms.repeat_mode, shuffle, shuffle_seed). The
- * worker reads them from SQLite at each decision (worker/sched.h). */
+ * worker reads them from SQLite at each decision (common/sched_order.h). */
 struct api_modes {
 	char repeat[4];		/* "off", "one" or "all" */
 	int shuffle;
@@ -345,16 +347,50 @@ api_room_counters(sqlite3 *db, int64_t room_id, int64_t *seq, int64_t *version)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* Returns the item that plays when a's item ends, by the worker's own rule
+ * (sched_next_item()) over pl, the live playlist as api_playlist_json()
+ * lists it, and the room's modes m; 0 when none. -1 when out of memory. */
+static int64_t
+api_room_next(const json_t *pl, const struct api_modes *m, const struct anchor *a)
+{
+	struct sched_ctx ctx;
+	struct sched_item *v;
+	size_t i, n = json_array_size(pl);
+	json_t *it, *tr;
+	int64_t next;
+
+	if (a->state == ANCHOR_STOPPED || n == 0)
+		return 0;
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return -1;
+	json_array_foreach(pl, i, it) {
+		tr = json_object_get(it, "track");
+		v[i].item_id = json_integer_value(json_object_get(it, "id"));
+		v[i].track_id = json_integer_value(json_object_get(tr, "id"));
+		v[i].duration_us = json_integer_value(json_object_get(tr, "duration_us"));
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.items = v;
+	ctx.n = n;
+	if (sched_repeat_parse(m->repeat, &ctx.repeat) != 0)
+		ctx.repeat = SCHED_REPEAT_OFF;	/* as the worker reads it */
+	ctx.shuffle = m->shuffle;
+	ctx.seed = (uint64_t)m->seed;
+	next = sched_next_item(&ctx, a);
+	free(v);
+	return next;
+}
+
 /* Builds the room's JSON; the caller holds a read transaction, so seq,
  * playlist, anchor and chat agree. Returns it, or NULL on a database error. */
 static json_t *
 api_room_json(struct api_req *r, const struct api_room *room, const struct api_user *u)
 {
 	sqlite3 *db = r->t->db;
-	json_t *j = NULL, *pl = NULL, *chat = NULL, *reqs = NULL, *users = NULL;
+	json_t *j = NULL, *pl = NULL, *chat = NULL, *reqs = NULL, *users = NULL, *pb = NULL;
 	struct api_modes modes;
 	struct anchor a;
-	int64_t seq = 0, version = 0, listeners = 0;
+	int64_t seq = 0, version = 0, listeners = 0, next;
 
 	if (api_room_counters(db, room->id, &seq, &version) != 0 ||
 	    api_modes_load(db, room->id, &modes) != 0 ||
@@ -362,16 +398,19 @@ api_room_json(struct api_req *r, const struct api_room *room, const struct api_u
 	    (pl = api_playlist_json(db, room->id)) == NULL ||
 	    (chat = api_chat_recent(db, room->id, 50)) == NULL ||
 	    (reqs = api_requests_pending(db, room->id)) == NULL ||
-	    (users = api_users_json(db, room->id, &listeners)) == NULL)
+	    (users = api_users_json(db, room->id, &listeners)) == NULL ||
+	    (next = api_room_next(pl, &modes, &a)) < 0 || (pb = anchor_json(&a)) == NULL ||
+	    anchor_json_next(pb, next) != 0)
 		goto out;
 	j = api_settings_json(room, &modes);
 	json_object_update_new(j, json_pack("{s:I, s:I, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o}",
 	    "seq", (json_int_t)seq, "now_us", (json_int_t)clock_now_us(),
 	    "you", api_user_json(u), "users", users, "listeners", (json_int_t)listeners,
 	    "playlist_version", (json_int_t)version, "playlist", pl,
-	    "playback", anchor_json(&a), "chat", chat, "requests", reqs));
-	pl = chat = reqs = users = NULL;
+	    "playback", pb, "chat", chat, "requests", reqs));
+	pl = chat = reqs = users = pb = NULL;
 out:
+	json_decref(pb);
 	json_decref(users);
 	json_decref(pl);
 	json_decref(chat);

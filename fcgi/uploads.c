@@ -440,6 +440,8 @@ up_complete(struct api_req *r, struct up_row *row, const char *sha256)
 	}
 	if (api_tx_commit(r) != 0)
 		return;
+	if (open_room && row->item_id > 0)	/* it may follow the current item */
+		(void)api_worker_notify(r, row->code, "reload", 0);	/* logs */
 	if (unlink(path) != 0)
 		log_warn("%s: %s", path, strerror(errno));
 	log_info("room %s: upload %.8s... is track %" PRId64, row->code, row->id,

@@ -31,6 +31,7 @@ struct apply_out {
 	struct anchor a;		/* the anchor in effect afterwards */
 	int64_t seq;			/* the room's seq afterwards */
 	int64_t fire_us;		/* APPLY_CHANGED: sched_fire_us() of a */
+	int64_t next_item_id;		/* sched_next_item() of a (0: none) */
 };
 
 /* The adaptive lead table of the worker (lead.h), or NULL while the worker
@@ -89,18 +90,18 @@ apply_decide(struct worker *w, const struct entry *e, struct apply_out *out)
 		out->kind = APPLY_REFUSED;
 		return rc < 0 ? -1 : 0;
 	}
-	if (store_anchor(w->store, out->room.id, &cur) != 0)
+	if (store_anchor(w->store, out->room.id, &cur) != 0 ||
+	    store_playlist(w->store, out->room.id, &w->pl) != 0)
 		goto fail;
 	out->a = cur;
 	out->seq = out->room.seq;
+	apply_ctx(w, &out->room, &ctx);
 	if (entry_id_seen(e->id, out->room.last_cmd)) {
 		store_rollback(w->store);
 		out->kind = APPLY_SKIPPED;
+		out->next_item_id = sched_next_item(&ctx, &out->a);
 		return 0;
 	}
-	if (store_playlist(w->store, out->room.id, &w->pl) != 0)
-		goto fail;
-	apply_ctx(w, &out->room, &ctx);
 	if (sched_apply(&ctx, &cur, &e->cmd, &out->a, &out->why) != 0) {
 		store_rollback(w->store);
 		out->kind = APPLY_REFUSED;
@@ -115,6 +116,7 @@ apply_decide(struct worker *w, const struct entry *e, struct apply_out *out)
 	if (rc != 0 || store_commit(w->store) != 0)
 		goto fail;
 	out->fire_us = sched_fire_us(&ctx, &out->a);
+	out->next_item_id = sched_next_item(&ctx, &out->a);
 	return 0;
 fail:
 	store_rollback(w->store);
@@ -131,12 +133,14 @@ apply_cause(enum sched_action a)
 
 /* The timers after a command that was refused or changed nothing: a
  * reload drops them when the room is closed and re-arms them otherwise (the
- * item after the current one may have changed); other commands keep them. */
+ * item after the current one may have changed: the record takes the new
+ * next_item_id, which the room's next beacon carries); other commands keep
+ * them. */
 static void
 apply_timers(struct worker *w, const struct entry *e, const struct apply_out *out)
 {
 	struct room_state st = { out->room.id, out->room.code, out->a, "playlist",
-	    out->fire_us };
+	    out->fire_us, out->next_item_id };
 	struct room *rec;
 
 	if (e->cmd.action != SCHED_RELOAD)
@@ -160,7 +164,8 @@ apply_answer(struct worker *w, const struct entry *e, const struct apply_out *ou
 {
 	const char *act = sched_action_name(e->cmd.action);
 	const char *cause = apply_cause(e->cmd.action);
-	struct room_state st = { out->room.id, out->room.code, out->a, cause, out->fire_us };
+	struct room_state st = { out->room.id, out->room.code, out->a, cause, out->fire_us,
+	    out->next_item_id };
 
 	switch (out->kind) {
 	case APPLY_REFUSED:
@@ -179,7 +184,8 @@ apply_answer(struct worker *w, const struct entry *e, const struct apply_out *ou
 		 * listener that saw it ignores the repeated seq). */
 		if (strcmp(e->id, out->room.last_cmd) == 0 &&
 		    out->room.last_cmd_seq == out->room.seq)
-			publish_playback(w, out->room.code, out->seq, &out->a, act);
+			publish_playback(w, out->room.code, out->seq, &out->a,
+			    out->next_item_id, act);
 		break;
 	case APPLY_SAME:
 		log_debug("room %s: %s by user %lld (entry %s) changes nothing", e->room, act,
@@ -192,12 +198,13 @@ apply_answer(struct worker *w, const struct entry *e, const struct apply_out *ou
 		    (long long)out->seq, anchor_state_name(out->a.state),
 		    (long long)out->a.item_id, (long long)out->a.position_us,
 		    (long long)out->a.at_us);
-		publish_playback(w, out->room.code, out->seq, &out->a, cause);
+		publish_playback(w, out->room.code, out->seq, &out->a, out->next_item_id,
+		    cause);
 		rooms_update(w, &st);
 		break;
 	}
 	if (e->req[0] != '\0')
-		publish_reply_ok(w, e->req, out->seq, &out->a);
+		publish_reply_ok(w, e->req, out->seq, &out->a, out->next_item_id);
 }
 
 void
@@ -250,7 +257,7 @@ void
 apply_advance(struct worker *w, int64_t room_id)
 {
 	struct room *rec = rooms_get(&w->rooms, room_id);
-	struct room_state st = { room_id, "", { 0 }, rec ? rec->cause : "advance", 0 };
+	struct room_state st = { room_id, "", { 0 }, rec ? rec->cause : "advance", 0, 0 };
 	struct store_room room;
 	struct sched_refusal why;
 	struct sched_ctx ctx;
@@ -270,6 +277,7 @@ apply_advance(struct worker *w, int64_t room_id)
 	apply_ctx(w, &room, &ctx);
 	st.code = room.code;
 	st.a = cur;
+	st.next_item_id = sched_next_item(&ctx, &cur);
 	if (ctx.now_us < (st.fire_us = sched_fire_us(&ctx, &cur))) {
 		store_rollback(w->store);	/* not due (yet): re-arm */
 		rooms_update(w, &st);
@@ -282,7 +290,8 @@ apply_advance(struct worker *w, int64_t room_id)
 	log_debug("room %s: advance: seq %lld, %s item %lld at %lld us from %lld", room.code,
 	    (long long)seq, anchor_state_name(st.a.state), (long long)st.a.item_id,
 	    (long long)st.a.position_us, (long long)st.a.at_us);
-	publish_playback(w, room.code, seq, &st.a, "advance");
+	st.next_item_id = sched_next_item(&ctx, &st.a);
+	publish_playback(w, room.code, seq, &st.a, st.next_item_id, "advance");
 	st.cause = "advance";
 	st.fire_us = sched_fire_us(&ctx, &st.a);
 	rooms_update(w, &st);
@@ -320,7 +329,7 @@ apply_catch_up(const struct sched_ctx *ctx, struct anchor *a)
 static void
 apply_restore_room(struct worker *w, const struct store_room *r)
 {
-	struct room_state st = { r->id, r->code, { 0 }, "restore", 0 };
+	struct room_state st = { r->id, r->code, { 0 }, "restore", 0, 0 };
 	struct sched_ctx ctx;
 	int64_t seq;
 	size_t steps;
@@ -342,8 +351,9 @@ apply_restore_room(struct worker *w, const struct store_room *r)
 	}
 	if (store_commit(w->store) != 0)
 		goto fail;
+	st.next_item_id = sched_next_item(&ctx, &st.a);
 	if (steps > 0)
-		publish_playback(w, r->code, seq, &st.a, "advance");
+		publish_playback(w, r->code, seq, &st.a, st.next_item_id, "advance");
 	st.fire_us = sched_fire_us(&ctx, &st.a);
 	rooms_update(w, &st);
 	return;
@@ -371,6 +381,7 @@ void
 apply_rebuild(struct worker *w)
 {
 	struct store_room *rooms = NULL, room;
+	struct sched_ctx ctx;
 	struct anchor a;
 	size_t n, i, done = 0;
 
@@ -380,8 +391,11 @@ apply_rebuild(struct worker *w)
 		if (store_begin(w->store, 0) != 0)
 			break;
 		if (store_room_by_id(w->store, rooms[i].id, &room) == 0 &&
-		    store_anchor(w->store, room.id, &a) == 0) {
-			publish_restore(w, room.id, room.code, room.seq, &a);
+		    store_anchor(w->store, room.id, &a) == 0 &&
+		    store_playlist(w->store, room.id, &w->pl) == 0) {
+			apply_ctx(w, &room, &ctx);
+			publish_restore(w, room.id, room.code, room.seq, &a,
+			    sched_next_item(&ctx, &a));
 			done++;
 		}
 		store_rollback(w->store);	/* ends the read transaction */

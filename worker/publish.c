@@ -51,14 +51,14 @@ publish_dropped(int rc, const char *what, const char *key)
 
 json_t *
 publish_event_json(const char *type, const char *code, int64_t seq,
-    const struct anchor *a, const char *cause)
+    const struct anchor *a, int64_t next_item_id, const char *cause)
 {
 	json_t *ev = json_pack("{s:s, s:s, s:I}", "type", type, "room", code,
 	    "seq", (json_int_t)seq);
 	json_t *fields = anchor_json(a);
 
 	if (ev == NULL || fields == NULL || json_object_update(ev, fields) != 0 ||
-	    (cause != NULL && json_object_set_new(ev, "cause", json_string(cause)) != 0)) {
+	    anchor_json_next(ev, next_item_id) != 0 || (cause != NULL && json_object_set_new(ev, "cause", json_string(cause)) != 0)) {
 		json_decref(ev);
 		json_decref(fields);
 		return NULL;
@@ -69,9 +69,10 @@ publish_event_json(const char *type, const char *code, int64_t seq,
 
 void
 publish_playback(struct worker *w, const char *code, int64_t seq,
-    const struct anchor *a, const char *cause)
+    const struct anchor *a, int64_t next_item_id, const char *cause)
 {
-	char *s = publish_dump(publish_event_json("playback", code, seq, a, cause));
+	char *s = publish_dump(publish_event_json("playback", code, seq, a, next_item_id,
+	    cause));
 	int rc;
 
 	if (s == NULL)
@@ -87,9 +88,10 @@ publish_playback(struct worker *w, const char *code, int64_t seq,
 
 void
 publish_restore(struct worker *w, int64_t room_id, const char *code, int64_t seq,
-    const struct anchor *a)
+    const struct anchor *a, int64_t next_item_id)
 {
-	char *s = publish_dump(publish_event_json("playback", code, seq, a, "restore"));
+	char *s = publish_dump(publish_event_json("playback", code, seq, a, next_item_id,
+	    "restore"));
 	int rc;
 
 	if (s == NULL)
@@ -106,7 +108,8 @@ publish_restore(struct worker *w, int64_t room_id, const char *code, int64_t seq
 void
 publish_beacon(struct worker *w, const struct room *r, int64_t seq, int64_t now_us)
 {
-	json_t *j = publish_event_json("beacon", r->code, seq, &r->a, r->cause);
+	json_t *j = publish_event_json("beacon", r->code, seq, &r->a, r->next_item_id,
+	    r->cause);
 	char *s;
 
 	if (j != NULL && json_object_set_new(j, "now_us", json_integer(now_us)) != 0) {
@@ -206,10 +209,18 @@ publish_reply(struct worker *w, const char *req, const char *s)
 }
 
 void
-publish_reply_ok(struct worker *w, const char *req, int64_t seq, const struct anchor *a)
+publish_reply_ok(struct worker *w, const char *req, int64_t seq, const struct anchor *a,
+    int64_t next_item_id)
 {
-	char *s = publish_dump(json_pack("{s:b, s:I, s:o}", "ok", 1, "seq",
-	    (json_int_t)seq, "playback", anchor_json(a)));
+	json_t *pb = anchor_json(a);
+	char *s;
+
+	if (pb != NULL && anchor_json_next(pb, next_item_id) != 0) {
+		json_decref(pb);
+		pb = NULL;
+	}
+	s = publish_dump(json_pack("{s:b, s:I, s:o}", "ok", 1, "seq", (json_int_t)seq,
+	    "playback", pb));
 
 	if (s != NULL)
 		publish_reply(w, req, s);

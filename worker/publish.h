@@ -19,21 +19,24 @@
 struct worker;
 
 /* Returns a new object {"type", "room", "seq", "state", "item_id",
- * "track_id", "position_us", "at_us", "cause"} that the caller owns, or NULL
- * when out of memory. cause may be NULL (then omitted). */
+ * "track_id", "position_us", "at_us", "next_item_id", "cause"} that the
+ * caller owns, or NULL when out of memory. next_item_id is
+ * sched_next_item() of a (0: null). cause may be NULL (then omitted). */
 json_t *publish_event_json(const char *type, const char *code, int64_t seq,
-    const struct anchor *a, const char *cause);
+    const struct anchor *a, int64_t next_item_id, const char *cause);
 
-/* SET tutti:snap:{code} and PUBLISH tutti:ev:{code} a playback event. */
+/* SET tutti:snap:{code} and PUBLISH tutti:ev:{code} a playback event;
+ * next_item_id as for publish_event_json(). */
 void publish_playback(struct worker *w, const char *code, int64_t seq,
-    const struct anchor *a, const char *cause);
+    const struct anchor *a, int64_t next_item_id, const char *cause);
 
 /* The rebuild of a room's keys: SET tutti:room:{code} room_id and SET
  * tutti:snap:{code} to a playback event with cause "restore". */
 void publish_restore(struct worker *w, int64_t room_id, const char *code, int64_t seq,
-    const struct anchor *a);
+    const struct anchor *a, int64_t next_item_id);
 
-/* PUBLISH tutti:ev:{code} a beacon: r's anchor, seq (no new seq), now_us. */
+/* PUBLISH tutti:ev:{code} a beacon: r's anchor and next item (as stored by
+ * rooms_update(): nothing is recomputed), seq (no new seq), now_us. */
 void publish_beacon(struct worker *w, const struct room *r, int64_t seq, int64_t now_us);
 
 /* PUBLISH tutti:ev:{code} {"type":"role_changed","room","seq","user":{"id",
@@ -63,8 +66,10 @@ void publish_room_closed(struct worker *w, const char *code, int64_t seq,
  * the session exists (a partial hash must not be created). */
 void publish_session_role(struct worker *w, const char *token_hash, const char *role);
 
-/* RPUSH tutti:reply:{req} {"ok":true,"seq":seq,"playback":{...}}, EXPIRE 10. */
-void publish_reply_ok(struct worker *w, const char *req, int64_t seq, const struct anchor *a);
+/* RPUSH tutti:reply:{req} {"ok":true,"seq":seq,"playback":{..., "next_item_id"}},
+ * EXPIRE 10. */
+void publish_reply_ok(struct worker *w, const char *req, int64_t seq, const struct anchor *a,
+    int64_t next_item_id);
 
 /* RPUSH tutti:reply:{req} {"ok":false,"status","title","detail"}, EXPIRE 10. */
 void publish_reply_err(struct worker *w, const char *req, int status, const char *title,

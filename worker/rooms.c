@@ -171,6 +171,7 @@ rooms_update(struct worker *w, const struct room_state *st)
 	snprintf(r->code, sizeof(r->code), "%s", st->code);
 	r->a = st->a;
 	r->cause = st->cause;
+	r->next_item_id = st->next_item_id;
 	r->fire_us = st->fire_us;
 	rooms_arm(r);
 	if (!uv_is_active((uv_handle_t *)&r->beacon))

@@ -26,6 +26,8 @@ struct room {
 	char code[STORE_CODE_MAX];
 	struct anchor a;		/* the anchor in effect (playing) */
 	const char *cause;		/* static: cause of the anchor's event */
+	int64_t next_item_id;		/* sched_next_item() of a (0: none), for
+					 * beacons; kept current by reloads */
 	int64_t fire_us;		/* when to apply the item's end */
 	int open_handles;		/* timers not yet closed by libuv */
 	uv_timer_t beacon;
@@ -39,6 +41,7 @@ struct room_state {
 	struct anchor a;
 	const char *cause;		/* static string */
 	int64_t fire_us;		/* sched_fire_us() of a */
+	int64_t next_item_id;		/* sched_next_item() of a (0: none) */
 };
 
 /* Hash table of the playing rooms by id. */
@@ -51,9 +54,10 @@ struct rooms {
 /* Initializes an empty table. Returns 0 or -1 (out of memory). */
 int rooms_init(struct rooms *rs);
 
-/* Records the anchor just committed for a room: when it plays, creates or
- * updates the room's record and (re)arms its advance timer (its beacon keeps
- * its cadence); otherwise drops the record and its timers. Returns 0, or -1
+/* Records the anchor just committed for a room (with its next item, which
+ * the beacons repeat): when it plays, creates or updates the room's record
+ * and (re)arms its advance timer (its beacon keeps its cadence); otherwise
+ * drops the record and its timers. Returns 0, or -1
  * when a record cannot be created (logged; the room then gets no timers). */
 int rooms_update(struct worker *w, const struct room_state *st);
 

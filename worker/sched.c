@@ -32,8 +32,9 @@
  *
  * "Following", "preceding", "first" and "last" are in play order: the
  * playlist's, or with shuffle on the order of (sched_shuffle_key(seed,
- * item_id), item_id). The order is walked with O(n) scans, never sorted,
- * so sched still allocates nothing.
+ * item_id), item_id). The order, and what follows an item's natural end,
+ * live in common/sched_order.c (shared with tutti-api); they walk it with
+ * O(n) scans, never sorted, so sched still allocates nothing.
  */
 #include "sched.h"
 
@@ -44,10 +45,6 @@ static const char *const sched_names[] = {
 };
 
 #define SCHED_NACTIONS (sizeof(sched_names) / sizeof(sched_names[0]))
-
-static const char *const sched_repeat_names[] = { "off", "one", "all" };
-
-#define SCHED_NREPEAT (sizeof(sched_repeat_names) / sizeof(sched_repeat_names[0]))
 
 const char *
 sched_action_name(enum sched_action a)
@@ -66,108 +63,6 @@ sched_action_parse(const char *name, enum sched_action *a)
 			return 0;
 		}
 	return -1;
-}
-
-const char *
-sched_repeat_name(enum sched_repeat r)
-{
-	return (unsigned)r < SCHED_NREPEAT ? sched_repeat_names[r] : "off";
-}
-
-int
-sched_repeat_parse(const char *name, enum sched_repeat *r)
-{
-	size_t i;
-
-	for (i = 0; name != NULL && i < SCHED_NREPEAT; i++)
-		if (strcmp(name, sched_repeat_names[i]) == 0) {
-			*r = (enum sched_repeat)i;
-			return 0;
-		}
-	return -1;
-}
-
-/* The splitmix64 finalizer: a bijective 64-bit mix. */
-static uint64_t
-sched_mix(uint64_t z)
-{
-	z += UINT64_C(0x9e3779b97f4a7c15);
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-uint64_t
-sched_shuffle_key(uint64_t seed, int64_t item_id)
-{
-	return sched_mix(seed ^ sched_mix((uint64_t)item_id));
-}
-
-/* Returns 1 when item a plays before item b (indexes into ctx->items). */
-static int
-sched_before(const struct sched_ctx *ctx, size_t a, size_t b)
-{
-	uint64_t ka, kb;
-
-	if (!ctx->shuffle)
-		return a < b;
-	ka = sched_shuffle_key(ctx->seed, ctx->items[a].item_id);
-	kb = sched_shuffle_key(ctx->seed, ctx->items[b].item_id);
-	if (ka != kb)
-		return ka < kb;
-	return ctx->items[a].item_id < ctx->items[b].item_id;
-}
-
-/* Returns the index of the item that plays first (last when want_last), or
- * -1 for an empty playlist. */
-static long
-sched_edge(const struct sched_ctx *ctx, int want_last)
-{
-	size_t i, best = 0;
-
-	if (ctx->n == 0)
-		return -1;
-	if (!ctx->shuffle)
-		return want_last ? (long)ctx->n - 1 : 0;
-	for (i = 1; i < ctx->n; i++)
-		if (want_last ? sched_before(ctx, best, i) : sched_before(ctx, i, best))
-			best = i;
-	return (long)best;
-}
-
-/* Returns the index of the item that plays right after idx (right before it
- * when back), or -1 when idx is the last (the first). */
-static long
-sched_step(const struct sched_ctx *ctx, size_t idx, int back)
-{
-	long best = -1;
-	size_t i;
-
-	if (!ctx->shuffle) {
-		if (back)
-			return idx > 0 ? (long)idx - 1 : -1;
-		return idx + 1 < ctx->n ? (long)idx + 1 : -1;
-	}
-	for (i = 0; i < ctx->n; i++) {
-		if (back ? !sched_before(ctx, i, idx) : !sched_before(ctx, idx, i))
-			continue;
-		if (best < 0 || (back ? sched_before(ctx, (size_t)best, i) :
-		    sched_before(ctx, i, (size_t)best)))
-			best = (long)i;
-	}
-	return best;
-}
-
-void
-sched_order(const struct sched_ctx *ctx, size_t *order)
-{
-	long idx = sched_edge(ctx, 0);
-	size_t k;
-
-	for (k = 0; k < ctx->n && idx >= 0; k++) {
-		order[k] = (size_t)idx;
-		idx = sched_step(ctx, (size_t)idx, 0);
-	}
 }
 
 static int64_t
@@ -196,12 +91,6 @@ sched_clamp(int64_t v, int64_t lo, int64_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-static int64_t
-sched_duration(const struct sched_item *it)
-{
-	return it->duration_us > 0 ? it->duration_us : 0;
-}
-
 int64_t
 sched_position_at(const struct anchor *a, int64_t t_us)
 {
@@ -216,19 +105,6 @@ sched_end_us(const struct anchor *a, int64_t duration_us)
 	int64_t left = sched_sub(duration_us > 0 ? duration_us : 0, a->position_us);
 
 	return sched_add(a->at_us, left > 0 ? left : 0);
-}
-
-long
-sched_find(const struct sched_ctx *ctx, int64_t item_id)
-{
-	size_t i;
-
-	if (item_id == 0)
-		return -1;
-	for (i = 0; i < ctx->n; i++)
-		if (ctx->items[i].item_id == item_id)
-			return (long)i;
-	return -1;
 }
 
 int
@@ -464,36 +340,6 @@ sched_apply(const struct sched_ctx *ctx, const struct anchor *cur,
 		break;		/* handled above */
 	}
 	return sched_refuse(why, "unknown action", "the action is not one sched knows");
-}
-
-/* Returns the sum of the playlist's durations, saturated. */
-static int64_t
-sched_total_us(const struct sched_ctx *ctx)
-{
-	int64_t total = 0;
-	size_t i;
-
-	for (i = 0; i < ctx->n; i++)
-		total = sched_add(total, sched_duration(&ctx->items[i]));
-	return total;
-}
-
-/* Returns the index of the item that plays when item idx ends on its own:
- * itself with repeat one (when it lasts), the next in play order, the first
- * after the last with repeat all (when the playlist lasts), or -1: the room
- * stops. A repeat over nothing that lasts would spin, so it stops instead. */
-static long
-sched_after(const struct sched_ctx *ctx, size_t idx)
-{
-	long to;
-
-	if (ctx->repeat == SCHED_REPEAT_ONE && sched_duration(&ctx->items[idx]) > 0)
-		return (long)idx;
-	if ((to = sched_step(ctx, idx, 0)) >= 0)
-		return to;
-	if (ctx->repeat == SCHED_REPEAT_ALL && sched_total_us(ctx) > 0)
-		return sched_edge(ctx, 0);
-	return -1;
 }
 
 int

@@ -3,11 +3,14 @@
  * Given a room's anchor (common/anchor.h), its playlist and a control command,
  * sched computes the next anchor or a refusal; no I/O, no clock, no allocation.
  * The worker feeds it from SQLite and the command stream (worker/apply.c).
+ * The play order, the playlist types and what follows an item's end are in
+ * common/sched_order.h, shared with tutti-api.
  */
 #ifndef TUTTI_SCHED_H
 #define TUTTI_SCHED_H
 
 #include "anchor.h"
+#include "sched_order.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,33 +18,6 @@
 enum sched_action {
 	SCHED_PLAY, SCHED_PAUSE, SCHED_STOP, SCHED_NEXT, SCHED_PREV, SCHED_SEEK,
 	SCHED_RESUME, SCHED_JUMP, SCHED_RELOAD
-};
-
-/* The room's repeat setting (rooms.repeat_mode, sql/006_modes.sql). */
-enum sched_repeat {
-	SCHED_REPEAT_OFF,	/* after the last item the room stops */
-	SCHED_REPEAT_ONE,	/* an item that ends starts again from 0 */
-	SCHED_REPEAT_ALL	/* after the last item the first plays */
-};
-
-/* One playlist entry, in playlist order. */
-struct sched_item {
-	int64_t item_id;	/* playlist_items.id */
-	int64_t track_id;
-	int64_t duration_us;	/* tracks.duration_us; negative is read as 0 */
-};
-
-/* Everything about the room and the moment that a transition depends on.
- * The fields after lead_us may be left zero: repeat off, no shuffle. */
-struct sched_ctx {
-	const struct sched_item *items;	/* borrowed; may be NULL when n == 0 */
-	size_t n;
-	int64_t now_us;		/* server time of the decision */
-	int64_t lead_us;	/* how far ahead a start is scheduled (>= 0); the
-				 * room's adaptive lead (worker/lead.h) */
-	enum sched_repeat repeat;
-	int shuffle;		/* play in the order of sched_shuffle_key() */
-	uint64_t seed;		/* rooms.shuffle_seed */
 };
 
 struct sched_cmd {
@@ -66,24 +42,6 @@ const char *sched_action_name(enum sched_action a);
 /* Parses a wire action name. Returns 0 and sets *a, or -1 when unknown. */
 int sched_action_parse(const char *name, enum sched_action *a);
 
-/* Returns the wire name of a repeat mode ("off", "one", "all"). */
-const char *sched_repeat_name(enum sched_repeat r);
-
-/* Parses a repeat mode name. Returns 0 and sets *r, or -1 when unknown
- * (NULL included). */
-int sched_repeat_parse(const char *name, enum sched_repeat *r);
-
-/* Returns the shuffle key of an item: a 64-bit mix of seed and item_id.
- * With shuffle on, the play order is the order of (key, item_id): stable
- * while the seed and the items stay, and an item added or removed does not
- * move the others relative to each other. */
-uint64_t sched_shuffle_key(uint64_t seed, int64_t item_id);
-
-/* Stores in order[0..n) the playlist indexes in play order (playlist order,
- * or by shuffle key when ctx->shuffle). For tests and diagnostics: sched
- * itself walks the order without allocating. */
-void sched_order(const struct sched_ctx *ctx, size_t *order);
-
 /* Returns the position of a's item at server time t_us: position_us while not
  * playing or before at_us, else position_us + (t_us - at_us), saturating at
  * INT64_MAX/INT64_MIN instead of overflowing. Not clamped to the duration. */
@@ -93,10 +51,6 @@ int64_t sched_position_at(const struct anchor *a, int64_t t_us);
  * plays from the anchor: at_us + max(0, duration_us - position_us), saturated.
  * Meaningful for playing anchors; for others it is the end if resumed at at_us. */
 int64_t sched_end_us(const struct anchor *a, int64_t duration_us);
-
-/* Returns the index of item_id in ctx's playlist, or -1 when it is absent
- * (item_id 0 is never present). */
-long sched_find(const struct sched_ctx *ctx, int64_t item_id);
 
 /* Applies cmd to the anchor cur (see the rules in sched.c). Returns 0 and
  * stores the new anchor in *out (possibly identical to *cur: a no-op), or

@@ -4,7 +4,9 @@ and repeat all at an item's end (gapless: anchored at exactly the previous
 end), next on the last item with and without repeat all, the shuffle order
 (a permutation, stable, toggled), and a room whose listener reports 400 ms
 round trips in its time-sync pings getting starts scheduled at least
-2 x 400 + 50 ms ahead (capped at 2 s, back to 250 ms once it leaves).
+2 x 400 + 50 ms ahead (capped at 2 s, back to 250 ms once it leaves); and
+next_item_id, the item the worker advances to, in playback events, replies,
+beacons, snapshots and GET (shuffle, repeat, playlist and settings changes).
 Run: /usr/bin/python3 tests/integration/test_modes.py   (TAP output)
 """
 import json
@@ -259,6 +261,173 @@ def t_shuffle(t, s, ctx):
     control(s, code, ta, "stop")
 
 
+def pb_event(ws, seq):
+    """The playback event with this seq (a command's answer names it)."""
+    return recv_until(ws, lambda m: m.get("type") == "playback" and m.get("seq") == seq,
+                      timeout=WAIT_S)
+
+
+def beacon_where(ws, pred):
+    """The first beacon for which pred holds (a reload does not publish a
+    playback event: the room's beacons, every second, carry the change)."""
+    return recv_until(ws, lambda m: m.get("type") == "beacon" and pred(m), timeout=WAIT_S)
+
+
+def next_of(s, code, token):
+    """next_item_id of the room's playback as GET /api/rooms/{code} has it."""
+    return playback_of(room(s, code, token)[1]).get("next_item_id", "absent")
+
+
+def t_next_steps(t, s, c, order):
+    """next through the whole shuffle order: each event's item is the previous
+    event's next_item_id, and the reply, GET and a new listener's snapshot
+    agree with the event; the last item has none (repeat off)."""
+    code, ta, tb = c["code"], c["ta"], c["tb"]
+    ws = websocket.create_connection(s.ws_url(code, tb), timeout=5)
+    chain, agree = [], []
+    try:
+        st, b, _ = control(s, code, ta, "jump", item_id=order[0])
+        for k in range(len(order)):
+            if k > 0:
+                st, b, _ = control(s, code, ta, "next")
+            ev = pb_event(ws, b.get("seq") if isinstance(b, dict) else None) or {}
+            chain.append((ev.get("item_id"), ev.get("next_item_id", "absent")))
+            agree.append((ev.get("next_item_id", "absent"),
+                          playback_of(b).get("next_item_id", "absent"), next_of(s, code, tb)))
+    finally:
+        ws.close()
+    t.check(all(chain[k][0] == chain[k - 1][1] for k in range(1, len(chain))),
+            "shuffle: every next's item is the previous event's next_item_id", chain)
+    t.check([n for _, n in chain] == order[1:] + [None],
+            "shuffle: next_item_id walks the play order, null on its last item (repeat off)",
+            (chain, order))
+    t.check(all(a == b == g for a, b, g in agree),
+            "the control reply and GET /api/rooms/{code} carry the event's next_item_id", agree)
+    ws = websocket.create_connection(s.ws_url(code, tb), timeout=5)
+    try:
+        snap = recv_until(ws, lambda m: m.get("type") == "playback")
+    finally:
+        ws.close()
+    t.check(snap is not None and snap.get("item_id") == order[-1]
+            and "next_item_id" in snap and snap["next_item_id"] is None,
+            "a new listener's snapshot carries next_item_id", snap)
+
+
+def t_next_modes(t, s, c, order):
+    """Settings and playlist changes (remove, add) while the anchor stays: the
+    beacons (and GET) name the new next item; pause keeps it, stop clears it."""
+    code, ta, tb = c["code"], c["ta"], c["tb"]
+    ws = websocket.create_connection(s.ws_url(code, tb), timeout=5)
+    try:
+        cur = order[-1]
+        st, b, _ = control(s, code, ta, "jump", item_id=cur)
+        ev = pb_event(ws, b.get("seq"))
+        t.check(ev is not None and ev["item_id"] == cur and "next_item_id" in ev
+                and ev["next_item_id"] is None,
+                "playing the last of the order (repeat off): next_item_id null", ev)
+        patch(s, code, ta, {"repeat": "all"})
+        bc = beacon_where(ws, lambda m: m.get("next_item_id") == order[0])
+        t.check(bc is not None and bc["item_id"] == cur and next_of(s, code, tb) == order[0],
+                "repeat all set on the last item: beacons and GET name the first of the order",
+                bc)
+        patch(s, code, ta, {"repeat": "one"})
+        bc = beacon_where(ws, lambda m: m.get("next_item_id") == cur)
+        t.check(bc is not None and next_of(s, code, tb) == cur,
+                "repeat one: next_item_id is the item itself", bc)
+        patch(s, code, ta, {"repeat": "off"})
+        bc = beacon_where(ws, lambda m: m.get("next_item_id", "absent") is None)
+        t.check(bc is not None and next_of(s, code, tb) is None,
+                "repeat off again on the last item: next_item_id null", bc)
+        st, b, _ = control(s, code, ta, "jump", item_id=order[0])
+        ev = pb_event(ws, b.get("seq"))
+        t.check(ev is not None and ev.get("next_item_id") == order[1],
+                "jump to the first of the order: next_item_id is the second", ev)
+        st, b, h = s.request("DELETE", "/api/rooms/%s/playlist/%d" % (code, order[1]),
+                             token=ta, headers={"If-Match": "*"})
+        bc = beacon_where(ws, lambda m: m.get("next_item_id") == order[2])
+        t.check(st == 200 and bc is not None and bc["item_id"] == order[0]
+                and next_of(s, code, tb) == order[2],
+                "the next item removed: beacons and GET name the one after it", (st, b, bc))
+        patch(s, code, ta, {"shuffle": False})
+        pl = room(s, code, ta)[1]["playlist"]
+        st, b, _ = control(s, code, ta, "jump", item_id=pl[-1]["id"])
+        ev = pb_event(ws, b.get("seq"))
+        st, b, _ = s.request("POST", "/api/rooms/%s/playlist" % code,
+                             {"track_id": pl[0]["track"]["id"]}, token=ta,
+                             headers={"If-Match": "*"})
+        new = b.get("item_id") if isinstance(b, dict) else None
+        bc = beacon_where(ws, lambda m: new is not None and m.get("next_item_id") == new)
+        t.check(ev is not None and ev.get("next_item_id", "absent") is None and st == 201
+                and bc is not None and bc["item_id"] == pl[-1]["id"]
+                and next_of(s, code, tb) == new,
+                "an item added after the last (shuffle and repeat off): beacons and GET name it",
+                (ev, st, bc))
+        st, b, _ = control(s, code, ta, "pause")
+        ev = pb_event(ws, b.get("seq"))
+        t.check(ev is not None and ev["state"] == "paused" and ev.get("next_item_id") == new,
+                "paused: next_item_id stays what follows when it plays on", ev)
+        st, b, _ = control(s, code, ta, "stop")
+        ev = pb_event(ws, b.get("seq"))
+        t.check(ev is not None and ev["state"] == "stopped" and "next_item_id" in ev
+                and ev["next_item_id"] is None and next_of(s, code, tb) is None,
+                "stopped: next_item_id null", ev)
+    finally:
+        ws.close()
+
+
+def t_next_advance(t, s, c, order):
+    """Auto-advances: the advance plays exactly the next_item_id announced
+    (shuffle, repeat one), and after the last item (repeat off) none was."""
+    code, ta, tb = c["code"], c["ta"], c["tb"]
+    dur = c["dur"]
+    ws = websocket.create_connection(s.ws_url(code, tb), timeout=5)
+    try:
+        for mode, item in (("off", order[0]), ("one", order[2]), ("off", order[-1])):
+            patch(s, code, ta, {"repeat": mode})
+            a = end_soon(t, s, code, ta, item, dur[item])
+            seek = pb_event(ws, a.get("seq")) or {}
+            ev = advance_after(ws, a) or {}
+            want = {"off": order[order.index(item) + 1] if item != order[-1] else None,
+                    "one": item}[mode]
+            t.check(seek.get("next_item_id", "absent") == want
+                    and a.get("next_item_id", "absent") == want,
+                    "repeat %s, item %d: the anchor names next_item_id %r" % (mode, item, want),
+                    (seek, a))
+            if want is None:
+                t.check(ev.get("state") == "stopped" and ev.get("next_item_id", "absent") is None,
+                        "after the last item (repeat off) the room stops, as announced", ev)
+            else:
+                t.check(ev.get("state") == "playing" and ev.get("item_id") == want,
+                        "repeat %s: the advance plays the announced next_item_id" % mode, ev)
+    finally:
+        ws.close()
+        control(s, code, ta, "stop")
+
+
+def t_next_item(t, s, ctx):
+    """next_item_id in a room of its own, shuffled (what a client prefetches)."""
+    code, ta, _ = create_room(s, "erin")
+    tb, _ = join_room(s, code, "frank")
+    for tid in [i["track"]["id"] for i in room(s, code, ta)[1]["playlist"]]:
+        s.request("POST", "/api/rooms/%s/playlist" % code, {"track_id": tid}, token=ta,
+                  headers={"If-Match": "*"})  # the demo tracks again: 6 items
+    items = items_of(s, code, ta)
+    c = {"code": code, "ta": ta, "tb": tb, "dur": dict(items)}
+    st, r, _ = room(s, code, tb)
+    t.check(st == 200 and "next_item_id" in r.get("playback", {})
+            and r["playback"]["next_item_id"] is None,
+            "GET room, stopped: playback.next_item_id is null", r.get("playback"))
+    patch(s, code, ta, {"shuffle": True, "repeat": "off"})
+    ids = [i for i, _ in items]
+    order, st = order_from(s, code, ta, ids)
+    if not t.check(len(ids) >= 4 and sorted(order) == sorted(ids) and st == 409,
+                   "the next_item_id room: 4 or more items, their shuffle order", order):
+        return
+    t_next_steps(t, s, c, order)
+    t_next_advance(t, s, c, order)
+    t_next_modes(t, s, c, order)
+
+
 def ping_loop(ws, rtt_us, seconds, state):
     """Sends pings reporting rtt_us for a while, reading the answers."""
     deadline = time.time() + seconds
@@ -342,7 +511,8 @@ def main():
         ctx["items"] = items_of(s, code, ta)
         if t.check(len(ctx["items"]) >= 3 and all(d > 3_000_000 for _, d in ctx["items"]),
                    "the room has at least 3 library tracks longer than 3 s", ctx["items"]):
-            for fn in (t_settings, t_repeat_one, t_repeat_all, t_shuffle, t_adaptive_lead):
+            for fn in (t_settings, t_repeat_one, t_repeat_all, t_shuffle, t_adaptive_lead,
+                       t_next_item):
                 t.run(fn, s, ctx)
     finally:
         s.stop()

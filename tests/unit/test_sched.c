@@ -4,7 +4,8 @@
  * the automatic advance), a time, and the anchor or refusal expected. Also
  * the saturating time arithmetic and the stream id order of worker/entry.c.
  * mode_rows add the room's repeat setting; the shuffle order is checked by
- * its properties (a permutation, stable, followed by every step).
+ * its properties (a permutation, stable, followed by every step), and the
+ * next item (common/sched_order.c) against what the advance then does.
  * A row's arg is the seek position, the relative seek's offset, or the item
  * of a jump or a reload.
  */
@@ -651,6 +652,124 @@ test_sched_shuffle(void **state)
 	assert_true(sched_shuffle_key(7, 51) != sched_shuffle_key(8, 51));
 }
 
+/* A deterministic generator for the randomized playlists below. */
+static uint64_t
+next_rnd(uint64_t *g)
+{
+	uint64_t z = (*g += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 33)) * UINT64_C(0xff51afd7ed558ccd);
+	return z ^ (z >> 33);
+}
+
+/* Fills v[0..n) with distinct item ids in a random playlist order and
+ * random lengths, some of them 0 (all of them in some rounds). */
+static void
+random_playlist(uint64_t *g, struct sched_item *v, size_t n, int all_zero)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		v[k].item_id = (int64_t)(next_rnd(g) % 1000) * 16 + (int64_t)k + 1;
+		v[k].track_id = (int64_t)(next_rnd(g) % 50) + 1;
+		v[k].duration_us = all_zero || next_rnd(g) % 5 == 0 ? 0 :
+		    (int64_t)(next_rnd(g) % 300 + 1) * S;
+	}
+}
+
+/* The next item expected from the play order alone: repeat one repeats an
+ * item that lasts, else the following in order, else the first with repeat
+ * all over a playlist that lasts, else nothing (0). */
+static int64_t
+next_by_order(const struct sched_ctx *ctx, const size_t *order, size_t p)
+{
+	const struct sched_item *it = &ctx->items[order[p]];
+	int64_t total = 0;
+	size_t k;
+
+	for (k = 0; k < ctx->n; k++)
+		total += ctx->items[k].duration_us;
+	if (ctx->repeat == SCHED_REPEAT_ONE && it->duration_us > 0)
+		return it->item_id;
+	if (p + 1 < ctx->n)
+		return ctx->items[order[p + 1]].item_id;
+	return ctx->repeat == SCHED_REPEAT_ALL && total > 0 ? ctx->items[order[0]].item_id : 0;
+}
+
+/* Checks sched_next_item() of a (playing) against what sched_advance()
+ * then does, and the same item for a paused a, 0 for a stopped one.
+ * Returns the next item. */
+static int64_t
+check_next(const struct sched_ctx *ctx, struct anchor a)
+{
+	struct sched_refusal why;
+	struct anchor out;
+	int64_t next = sched_next_item(ctx, &a);
+
+	assert_int_equal(sched_advance(ctx, &a, &out, &why), 0);
+	assert_int_equal(next, out.state == ANCHOR_PLAYING ? out.item_id : 0);
+	if (out.state == ANCHOR_PLAYING)
+		assert_true(sched_has_next(ctx, &a));
+	a.state = ANCHOR_PAUSED;
+	assert_int_equal(sched_next_item(ctx, &a), next);
+	a.state = ANCHOR_STOPPED;
+	assert_int_equal(sched_next_item(ctx, &a), 0);
+	return next;
+}
+
+/* sched_next_item() (what events and beacons carry as next_item_id) names
+ * exactly the item sched_advance() then starts, 0 when it stops the room,
+ * and follows the play order: over many seeds and playlists, shuffle off
+ * and on, each repeat mode, every item, and an item that left. */
+static void
+test_sched_next_item(void **state)
+{
+	static const enum sched_repeat modes[] = { SCHED_REPEAT_OFF, SCHED_REPEAT_ONE,
+	    SCHED_REPEAT_ALL };
+	struct sched_item v[12];
+	struct sched_ctx ctx;
+	struct anchor a;
+	size_t order[12], n, p;
+	uint64_t g = 7, seed;
+	int round, m, shuffle, shuffled = 0, stops = 0, repeats = 0;
+	int64_t next;
+
+	(void)state;
+	for (round = 0; round < 600; round++) {
+		n = (size_t)round % 13;
+		random_playlist(&g, v, n, round % 11 == 0);
+		seed = next_rnd(&g);
+		for (m = 0; m < 3; m++)
+			for (shuffle = 0; shuffle < 2; shuffle++) {
+				ctx = (struct sched_ctx){ v, n, NOW, LEAD, modes[m], shuffle,
+				    seed };
+				sched_order(&ctx, order);
+				for (p = 0; p < n; p++) {
+					shuffled += order[p] != p;
+					a = (struct anchor)A(PLAYING, v[order[p]].item_id,
+					    v[order[p]].track_id, 0, NOW - S);
+					next = check_next(&ctx, a);
+					assert_int_equal(next, next_by_order(&ctx, order, p));
+					stops += next == 0;
+					repeats += next == a.item_id;
+				}
+				/* An item that left: the first in play order plays. */
+				a = (struct anchor)A(PLAYING, 99999, 1, 0, NOW - S);
+				next = check_next(&ctx, a);
+				assert_int_equal(next, n > 0 ? v[order[0]].item_id : 0);
+			}
+	}
+	assert_true(shuffled > 0);	/* the rows did shuffle */
+	assert_true(stops > 0);		/* and did reach the end */
+	assert_true(repeats > 0);	/* and did repeat */
+	/* A fixed row: shuffle with repeat one names the item itself. */
+	ctx = (struct sched_ctx){ PL(pl8), NOW, LEAD, SCHED_REPEAT_ONE, 1, 42 };
+	a = (struct anchor)A(PLAYING, pl8[3].item_id, pl8[3].track_id, 0, NOW);
+	assert_int_equal(sched_next_item(&ctx, &a), pl8[3].item_id);
+	ctx.n = 0;
+	assert_int_equal(sched_next_item(&ctx, &a), 0);
+}
+
 /* In-place use (out aliasing cur) gives the same result. */
 static void
 test_sched_alias(void **state)
@@ -839,6 +958,7 @@ main(void)
 		cmocka_unit_test(test_sched_modes),
 		cmocka_unit_test(test_sched_modes_fire),
 		cmocka_unit_test(test_sched_shuffle),
+		cmocka_unit_test(test_sched_next_item),
 		cmocka_unit_test(test_sched_alias),
 		cmocka_unit_test(test_sched_arith),
 		cmocka_unit_test(test_sched_fire),

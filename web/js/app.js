@@ -37,6 +37,7 @@ function anchorOf(p, receivedUs) {
 		position_us: p?.position_us ?? 0,
 		at_us: p?.at_us ?? 0,
 		received_us: Math.round(receivedUs),
+		next_item_id: p?.next_item_id,	// what the server advances to (null: nothing); undefined: not sent
 	};
 }
 
@@ -549,7 +550,11 @@ class App {
 			return;
 		s.heard = performance.now();
 		const anchor = anchorOf(msg, this.clock.serverNowUs());
-		if (sameAnchor(anchor, s.room.playback))
+		if (sameAnchor(anchor, s.room.playback) && anchor.next_item_id !== s.room.playback.next_item_id) {
+			// A playlist or mode change moved what follows: the player only prefetches anew.
+			this.player.apply(anchor);
+			s.room.playback = {...s.room.playback, next_item_id: anchor.next_item_id};
+		} else if (sameAnchor(anchor, s.room.playback))
 			this.player.recheck();
 		else
 			this.#setPlayback(s, anchor);

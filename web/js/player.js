@@ -255,7 +255,7 @@ export class Player extends EventTarget {
 
 	/**
 	 * Follows a new anchor {state, item_id, track_id, position_us, at_us,
-	 * received_us}. Playing: the chain playing now ends at at_us (gaplessly
+	 * received_us, next_item_id}. Playing: the chain playing now ends at at_us (gaplessly
 	 * when the new anchor starts where its track ends) and the new item
 	 * starts there (later: further into the track). Paused or stopped: the
 	 * chain ends at at_us (at once when that is past), faded. An anchor
@@ -263,6 +263,10 @@ export class Player extends EventTarget {
 	 */
 	apply(anchor) {
 		if (sameAnchor(anchor, this.#anchor)) {
+			if (anchor.next_item_id !== this.#anchor.next_item_id) {	// the next item changed (playlist, shuffle, repeat)
+				this.#anchor = {...this.#anchor, next_item_id: anchor.next_item_id};
+				this.#prefetch();
+			}
 			this.recheck();
 			return;
 		}
@@ -706,14 +710,21 @@ export class Player extends EventTarget {
 		this.#lastClick = null;
 	}
 
-	/** Loads the current item, the one after it (or the first) into the cache. */
+	/**
+	 * Loads the current item and the one the server will advance to into the
+	 * cache: the anchor's next_item_id (shuffle and repeat included; null:
+	 * nothing follows), else, from a server that does not send it or naming
+	 * an item this page has not seen yet, the next in playlist order (or the first).
+	 */
 	#prefetch() {
 		const a = this.#anchor;
 		const i = a ? this.#items.findIndex((it) => it.id === a.item_id) : -1;
 		const wanted = [];
-		if (i >= 0)
-			wanted.push(this.#items[i].track.id, (this.#items[i + 1] ?? this.#items[0])?.track.id);
-		else if (a?.track_id != null)
+		if (i >= 0) {
+			const told = a.next_item_id == null ? undefined : this.#items.find((it) => it.id === a.next_item_id);
+			const next = a.next_item_id === null ? null : told ?? this.#items[i + 1] ?? this.#items[0];
+			wanted.push(this.#items[i].track.id, next?.track.id);
+		} else if (a?.track_id != null)
 			wanted.push(a.track_id);
 		else
 			wanted.push(this.#items[0]?.track.id);	// what Play will start
