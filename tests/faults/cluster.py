@@ -173,15 +173,8 @@ class Cluster(Stack):
                 subprocess.run(["nginx", "-e", "stderr", "-p", os.path.join(self.run, "nginx"),
                                 "-c", conf, "-t", "-q"], check=True)
             self.start(name)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                st, body, _ = self.request("GET", "/api/healthz")
-                if st == 200 and body.get("worker"):
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
+        if self.wait_healthy(timeout):
+            return self
         raise RuntimeError("the cluster did not become healthy")
 
     def pid(self, name):

@@ -39,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from cluster import Cluster, redis_cli  # noqa: E402
-from stack import Tap, create_room, is_problem, join_room  # noqa: E402
+from stack import Tap, create_room, is_problem, join_room, wait_for  # noqa: E402
 from test_uploads import RawPatch, Tus, mp3  # noqa: E402
 from test_uploads import is_problem as tus_problem  # noqa: E402
 
@@ -47,18 +47,6 @@ import websocket  # noqa: E402  Debian's python3-websocket
 
 RECONNECT_BOUND = 5.0   # issue 8: "reconnect ... within 5 s"
 COMMAND_CAUSES = {"seek", "pause", "play", "resume", "next", "prev", "stop", "jump"}
-
-
-def wait_for(pred, timeout):
-    """Polls pred until it returns something true; returns it, or None.
-    (A bound for a slow machine, not a timing check.)"""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    return None
 
 
 def anchor_of(d):

@@ -60,18 +60,24 @@ class Stack:
              "-d", self.data, "-r", self.run, "-n", str(self.relays)],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True, env=self.env)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("stack exited early:\n" + self.logtext())
-            try:
-                st, body, _ = self.request("GET", "/api/healthz")
-                if st == 200 and body.get("worker"):
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
+        if self.wait_healthy(timeout):
+            return self
         raise RuntimeError("stack did not become healthy:\n" + self.logtext())
+
+    def healthy(self):
+        """Whether /api/healthz answers 200 with a worker; raises when the
+        stack started by start() has exited."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError("stack exited early:\n" + self.logtext())
+        try:
+            st, body, _ = self.request("GET", "/api/healthz")
+        except OSError:
+            return False
+        return st == 200 and bool(body.get("worker"))
+
+    def wait_healthy(self, timeout):
+        """Polls healthy() for at most timeout seconds; returns whether it held."""
+        return bool(wait_for(self.healthy, timeout))
 
     def start_or_end(self, t):
         """Starts the stack; when it cannot start, reports that as one failing
@@ -149,6 +155,18 @@ class Stack:
 
     def ws_url(self, code, token):
         return "ws://127.0.0.1:%d/ws?room=%s&token=%s" % (self.port, code, token)
+
+
+def wait_for(pred, timeout, every=0.05):
+    """Polls pred until it returns something true or timeout seconds have
+    passed; returns its last value. (A bound for a slow machine, not a timing
+    check.)"""
+    deadline = time.time() + timeout
+    v = pred()
+    while not v and time.time() < deadline:
+        time.sleep(every)
+        v = pred()
+    return v
 
 
 def websocket_timeout():

@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 
 from stack import Stack, Tap, create_room, now_us  # noqa: E402
+from stack import wait_for as poll  # noqa: E402
 from listen_lib import (DelayProxy, Listener, Report, TUTTI, pct,  # noqa: E402
                         schedule_errors, spreads)
 
@@ -58,13 +59,8 @@ def media(s, url):
 
 
 def wait_for(pred, timeout):
-    """Polls pred until it holds or timeout seconds passed; returns its last value."""
-    deadline = time.time() + timeout
-    v = pred()
-    while not v and time.time() < deadline:
-        time.sleep(0.2)
-        v = pred()
-    return v
+    """stack.wait_for, polling every 0.2 s (each poll reads report files)."""
+    return poll(pred, timeout, 0.2)
 
 
 def reports(ls):

@@ -23,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from stack import ROOT, Events, Stack, Tap, create_room, join_room  # noqa: E402
+from stack import wait_for as poll  # noqa: E402
 
 import websocket  # noqa: E402
 
@@ -145,13 +146,8 @@ class Ctx:
 
 
 def wait_for(fn, timeout=WAIT_S):
-    """Polls fn until it returns something true; returns its last value."""
-    deadline = time.time() + timeout
-    v = fn()
-    while not v and time.time() < deadline:
-        time.sleep(0.05)
-        v = fn()
-    return v
+    """stack.wait_for with this file's bound."""
+    return poll(fn, timeout)
 
 
 def Watch(ws):

@@ -334,6 +334,17 @@ def t_slowloris_uploads(t, s, ctx):
         t.check(not o.is_alive() and len(o.results) == 30 and all(x is True for x in o.results),
                 "8 tus uploads trickling a byte every 300 ms: other clients are served "
                 "meanwhile", o.results)
+        heads = []
+        for c in socks:
+            c.settimeout(2)
+            try:
+                heads.append(c.recv(4096))
+            except OSError:
+                heads.append(b"")
+        busy = [h for h in heads if h.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in h
+                and b"application/problem+json" in h]
+        t.check(len(busy) >= 6, "the uploads past the API's upload slots (half its 4 threads) "
+                "get 503 problem+json with Retry-After at once", [h[:120] for h in heads])
     finally:
         for c in socks:
             c.close()

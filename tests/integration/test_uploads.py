@@ -20,6 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from stack import Stack, Tap  # noqa: E402
+from stack import wait_for as poll  # noqa: E402
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = "application/offset+octet-stream"
@@ -177,14 +178,8 @@ class RawPatch:
 
 
 def wait_for(pred, timeout=20.0):
-    """Polls pred until it holds (a bound for a slow machine, not a timing check)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
+    """stack.wait_for with this file's bound."""
+    return poll(pred, timeout)
 
 
 def unlocked(tus, loc, token):

@@ -20,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import ROOT, Stack, Tap, create_room, now_us, recv_until  # noqa: E402
+from stack import ROOT, Stack, Tap, create_room, now_us, recv_until, wait_for  # noqa: E402
 
 import websocket  # Debian's python3-websocket
 
@@ -95,17 +95,6 @@ def worker_pids(s):
         if argv and argv[0].endswith("tutti-worker") and s.data in argv and "-i" in argv:
             found[argv[argv.index("-i") + 1]] = int(pid)
     return found
-
-
-def wait_for(pred, timeout):
-    """Polls pred until it returns something true; returns it, or None."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    return None
 
 
 def db(s):
