@@ -8,6 +8,14 @@
  * sample frame with start(when, offset); a lookahead scheduler keeps about
  * LOOKAHEAD_S of chunks queued. app.js drives it.
  *
+ * Auto-advance: once the end of the playing track is inside the lookahead
+ * and the anchor names what follows (next_item_id) the player continues
+ * into it on its own, on the anchor the server's advance will carry (that
+ * item at position 0 from the track's end). The advance event then only
+ * confirms it, so a transition is gapless however late the event arrives;
+ * an event that says otherwise (the playlist changed meanwhile) replaces the
+ * guess as any new anchor does.
+ *
  * Drift: every tick compares where the chain puts the track's first sample
  * (a whole context frame) with where the anchor, the clock offset and the
  * output timestamp say it belongs. Past CORRECT_ABOVE_S the chain drops or
@@ -155,6 +163,7 @@ export class Player extends EventTarget {
 	#playing = [];          // {voice, anchor, readings, correcting, overs}: the last one follows #anchor
 	#current = null;        // the entry of #playing that follows #anchor, if started
 	#continues = null;      // {from: entry, frame} when the next start continues a track gaplessly
+	#guess = null;          // while #anchor.predicted: {from: the entry it was predicted from, transition: the one before}
 	#timer = 0;
 	#error = null;          // the current schedule error, s (positive: ahead of schedule)
 	#last = null;           // lastSchedule (with its voice)
@@ -262,15 +271,30 @@ export class Player extends EventTarget {
 	 * equal to the current one only re-checks.
 	 */
 	apply(anchor) {
+		if (this.#anchor?.predicted && sameAnchor(anchor, this.#guess.from.anchor)) {
+			// The anchor the guess was made from, again (a beacon or a snapshot
+			// from before the server advanced): the guess stands unless what
+			// follows changed meanwhile.
+			if (anchor.next_item_id === undefined || anchor.next_item_id === this.#anchor.item_id || !this.#unguess(anchor))
+				this.recheck();
+			return;
+		}
 		if (sameAnchor(anchor, this.#anchor)) {
-			if (anchor.next_item_id !== this.#anchor.next_item_id) {	// the next item changed (playlist, shuffle, repeat)
-				this.#anchor = {...this.#anchor, next_item_id: anchor.next_item_id};
+			const guessed = this.#anchor.predicted && !anchor.predicted;
+			if (guessed && this.#transition?.predicted && this.#transition.item_id === anchor.item_id)
+				this.#transition = {...this.#transition, confirmed: true};
+			if (guessed)
+				this.#guess = null;
+			if (guessed || anchor.next_item_id !== this.#anchor.next_item_id) {	// the next item changed (playlist, shuffle, repeat)
+				this.#anchor = {...this.#anchor, next_item_id: anchor.next_item_id, predicted: false};
 				this.#prefetch();
 			}
 			this.recheck();
 			return;
 		}
-		const previous = this.#current;
+		// A guess the server contradicts: the track it followed is the one before.
+		const previous = this.#anchor?.predicted && !anchor.predicted ? this.#guess.from : this.#current;
+		this.#guess = anchor.predicted ? {from: this.#current, transition: this.#transition} : null;
 		this.#anchor = anchor;
 		this.#gen++;
 		this.#current = null;
@@ -308,6 +332,7 @@ export class Player extends EventTarget {
 		this.#gen++;
 		this.#current = null;
 		this.#continues = null;
+		this.#guess = null;
 		const now = this.#earliestFrame();
 		for (const p of this.#playing)
 			p.voice.truncate(now, {fade: true, now});
@@ -376,8 +401,11 @@ export class Player extends EventTarget {
 				    this.#loadingGen !== this.#gen && this.#overGen !== this.#gen &&
 				    !(this.#failed?.gen === this.#gen && performance.now() < this.#failed.retryAt))
 					this.#startWhenReady(a, this.#gen);
-				if (this.#current)
+				if (this.#current) {
 					this.#control(this.#current);
+					if (this.#predictAdvance())
+						return;	// apply() ran the tick again
+				}
 				this.#fill();
 				if (this.#calibrating)
 					this.#scheduleClicks();
@@ -425,6 +453,51 @@ export class Player extends EventTarget {
 		else if (abs < CORRECT_UNTIL_S)
 			p.correcting = false;
 		v.adjust = p.correcting ? -Math.round(late) : 0;
+	}
+
+	/**
+	 * Follows the advance the server will make at the end of the current
+	 * chain's track once that end is inside the lookahead: the anchor of
+	 * next_item_id at position 0 from the end, marked predicted until the
+	 * server's own arrives. Returns whether it did (apply() then ran).
+	 */
+	#predictAdvance() {
+		const a = this.#anchor;
+		if (a.predicted || a.next_item_id == null || !sameAnchor(this.#current.anchor, a))
+			return false;
+		const track = this.#tracks.get(a.track_id);
+		const next = this.#items.find((it) => it.id === a.next_item_id);
+		if (!next || !Number.isFinite(track?.duration_us))
+			return false;
+		const endUs = a.at_us - a.position_us + track.duration_us;
+		const ahead = document.hidden ? HIDDEN_LOOKAHEAD_S : LOOKAHEAD_S;
+		if (this.#serverToFrame(endUs) > (this.#ctx.currentTime + ahead) * this.#ctx.sampleRate)
+			return false;
+		this.apply({state: 'playing', item_id: next.id, track_id: next.track.id, position_us: 0, at_us: endUs,
+			received_us: Math.round(this.#clock.serverNowUs()), next_item_id: undefined, predicted: true});
+		return true;
+	}
+
+	/**
+	 * Takes back the guess of #predictAdvance for anchor (the one it was made
+	 * from, with another next item) while none of the guessed chain is heard:
+	 * that chain is dropped and the one before plays on. Returns whether it did.
+	 */
+	#unguess(anchor) {
+		const p = this.#current, now = this.#earliestFrame();
+		if ((p && p.voice.startFrame < now) || !this.#playing.includes(this.#guess.from))
+			return false;	// already heard, or the track before is over: the server's advance decides
+		p?.voice.truncate(p.voice.startFrame, {now});
+		this.#anchor = anchor;
+		this.#gen++;
+		this.#loadingGen = 0;
+		this.#continues = null;
+		this.#current = this.#guess.from;
+		this.#transition = this.#guess.transition;
+		this.#guess = null;
+		this.#prefetch();
+		this.recheck();
+		return true;
 	}
 
 	/** Queues chunks up to the lookahead for every chain still going. */
@@ -526,7 +599,8 @@ export class Player extends EventTarget {
 			}
 			const from = cont.from.voice;
 			this.#transition = {item_id: anchor.item_id, gapless, why,
-				gap_frames: start - (from.originFrame + from.buffer.length + from.shift)};
+				gap_frames: start - (from.originFrame + from.buffer.length + from.shift),
+				predicted: !!anchor.predicted, confirmed: !anchor.predicted};
 		}
 		if (start - origin >= buffer.length) {
 			this.#overGen = this.#gen;	// already over; the next anchor takes it on
@@ -722,7 +796,7 @@ export class Player extends EventTarget {
 		const wanted = [];
 		if (i >= 0) {
 			const told = a.next_item_id == null ? undefined : this.#items.find((it) => it.id === a.next_item_id);
-			const next = a.next_item_id === null ? null : told ?? this.#items[i + 1] ?? this.#items[0];
+			const next = a.next_item_id === null || a.predicted ? null : told ?? this.#items[i + 1] ?? this.#items[0];
 			wanted.push(this.#items[i].track.id, next?.track.id);
 		} else if (a?.track_id != null)
 			wanted.push(a.track_id);
