@@ -78,6 +78,7 @@ static int
 apply_decide(struct worker *w, const struct entry *e, struct apply_out *out)
 {
 	struct sched_ctx ctx;
+	struct sched_cmd cmd;
 	struct anchor cur;
 	int rc;
 
@@ -102,7 +103,11 @@ apply_decide(struct worker *w, const struct entry *e, struct apply_out *out)
 		out->next_item_id = sched_next_item(&ctx, &out->a);
 		return 0;
 	}
-	if (sched_apply(&ctx, &cur, &e->cmd, &out->a, &out->why) != 0) {
+	cmd = e->cmd;
+	if (cmd.action == SCHED_RELOAD && cur.item_id != 0 && sched_find(&ctx, cur.item_id) < 0 &&
+	    store_successor(w->store, cur.item_id, &cmd.item_id) != 0)
+		goto fail;
+	if (sched_apply(&ctx, &cur, &cmd, &out->a, &out->why) != 0) {
 		store_rollback(w->store);
 		out->kind = APPLY_REFUSED;
 		return 0;

@@ -26,7 +26,8 @@ struct sched_cmd {
 	int64_t offset_us;	/* SCHED_SEEK when relative: added to the position */
 	int relative;		/* SCHED_SEEK: offset_us applies, not position_us */
 	int64_t item_id;	/* SCHED_JUMP: the item; SCHED_RELOAD: where to go
-				 * when the anchor's item left (0: nowhere) */
+				 * when the anchor's item left (0: nowhere), which
+				 * apply.c looks up itself (store_successor) */
 };
 
 /* Why a command cannot apply. The strings are static. */

@@ -18,7 +18,8 @@ enum store_sql {
 	SQL_SEQ, SQL_PLAYLIST, SQL_WRITE, SQL_BUMP, SQL_MARK, SQL_OPEN_ROOMS,
 	SQL_DUE_ADMIN, SQL_DUE_IDLE, SQL_ADMIN_DUE_ROOM, SQL_ELDEST, SQL_MAKE_ADMIN,
 	SQL_ADMIN_FOUND, SQL_CHAT_SYSTEM, SQL_CLOSE_IDLE, SQL_USERS_CLOSED, SQL_DEMOTE,
-	SQL_USER_PRESENCE, SQL_SET_ONLINE, SQL_TALLY, SQL_MARKS, SQL_SET_MARKS, SQL_COUNT
+	SQL_USER_PRESENCE, SQL_SET_ONLINE, SQL_TALLY, SQL_MARKS, SQL_SET_MARKS, SQL_SUCCESSOR,
+	SQL_COUNT
 };
 
 static const char *const store_sql_text[SQL_COUNT] = {
@@ -34,6 +35,11 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	[SQL_PLAYLIST] = "SELECT i.id, i.track_id, t.duration_us "
 	    "FROM playlist_items i JOIN tracks t ON t.id = i.track_id "
 	    "WHERE i.room_id = ? AND i.removed_us IS NULL ORDER BY i.position",
+	/* The first item still in the playlist after a removed one (a removal
+	 * keeps the row with removed_us set, and its position). */
+	[SQL_SUCCESSOR] = "SELECT n.id FROM playlist_items c JOIN playlist_items n "
+	    "ON n.room_id = c.room_id AND n.removed_us IS NULL AND n.position > c.position "
+	    "WHERE c.id = ? ORDER BY n.position LIMIT 1",
 	[SQL_WRITE] = "INSERT OR REPLACE INTO playback "
 	    "(room_id, state, item_id, position_us, at_us) VALUES (?, ?, ?, ?, ?)",
 	[SQL_BUMP] = "UPDATE rooms SET seq = seq + 1, last_cmd = coalesce(?1, last_cmd), "
@@ -291,6 +297,21 @@ store_playlist(struct store *st, int64_t room_id, struct store_list *pl)
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_successor(struct store *st, int64_t item_id, int64_t *next)
+{
+	sqlite3_stmt *s = st->st[SQL_SUCCESSOR];
+	int rc;
+
+	*next = 0;
+	sqlite3_bind_int64(s, 1, item_id);
+	if ((rc = store_step(st, s)) == SQLITE_ROW)
+		*next = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 void

@@ -108,6 +108,11 @@ int store_room_by_id(struct store *st, int64_t id, struct store_room *r);
 /* Reads the room's seq. Returns 0 or -1 (logged; also for no such room). */
 int store_room_seq(struct store *st, int64_t room_id, int64_t *seq);
 
+/* The item that takes the place of item_id, which left the playlist: the
+ * first item still in it after item_id's position, into *next (0: none
+ * after it). Returns 0 or -1 (logged). */
+int store_successor(struct store *st, int64_t item_id, int64_t *next);
+
 /* Loads the room's anchor (a stopped anchor with no item when it has no
  * playback row yet). Returns 0 or -1 (logged). */
 int store_anchor(struct store *st, int64_t room_id, struct anchor *a);

@@ -5,7 +5,10 @@ relative and absolute seek and who may do what under each policy.
 Run: /usr/bin/python3 tests/integration/test_playlist.py   (TAP output)
 """
 import os
+import sqlite3
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from stack import Stack, Tap, create_room, is_problem, join_room, recv_until  # noqa: E402
@@ -152,13 +155,40 @@ def t_remove_current(t, s, ctx):
         ws.close()
 
 
+def t_remove_race(t, s, ctx):
+    """The reload of another change can reach the worker before the reload
+    of the removal of the playing item (both are queued after their commits):
+    the worker finds the successor of the removed item itself. Here the
+    removal is committed and only a reload with no hint follows."""
+    code, ta, _ = create_room(s, "race")
+    st, pl, _ = playlist(s, code, ta)
+    ids = [x["id"] for x in pl["items"]]
+    st, b, _ = control(s, code, ta, "jump", item_id=ids[1])
+    t.check(st == 200 and b["playback"]["item_id"] == ids[1], "the second item plays", b)
+    ws = websocket.create_connection(s.ws_url(code, ta), timeout=5)
+    try:
+        with sqlite3.connect(os.path.join(s.data, "tutti.db"), timeout=10) as db:
+            db.execute("UPDATE playlist_items SET removed_us = ? WHERE id = ?",
+                       (int(time.time() * 1e6), ids[1]))
+        out = subprocess.run(["redis-cli", "-s", os.path.join(s.run, "redis.sock"), "XADD",
+                              "tutti:cmd", "*", "room", code, "user", "0", "action", "reload",
+                              "item_id", "0"], capture_output=True, text=True, env=s.env)
+        ev = recv_until(ws, lambda m: m.get("type") == "playback" and m.get("cause") == "playlist")
+        t.check(out.returncode == 0 and ev is not None and ev["state"] == "playing" and
+                ev["item_id"] == ids[2] and ev["position_us"] == 0,
+                "a reload without a hint moves a removed playing item to the one after it, "
+                "still playing", (out.stderr, ev))
+    finally:
+        ws.close()
+
+
 def main():
     t = Tap()
     s = Stack(name="playlist")
     ctx = {}
     try:
         s.start()
-        for fn in (t_etag, t_order_remove, t_control, t_remove_current):
+        for fn in (t_etag, t_order_remove, t_control, t_remove_current, t_remove_race):
             t.run(fn, s, ctx)
     finally:
         s.stop()
