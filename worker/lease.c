@@ -12,6 +12,7 @@
 #include "publish.h"
 #include "rkeys.h"
 #include "rooms.h"
+#include "store.h"
 #include "worker.h"
 
 #include <string.h>
@@ -69,6 +70,10 @@ lease_check(struct worker *w)
 
 	if (l->state == LEASE_STANDBY)
 		return 0;
+	if (store_fenced(w->store)) {
+		lease_stand_by(w, "another worker took the fencing token");
+		return 0;
+	}
 	if (clock_mono_us() >= l->valid_until) {
 		lease_stand_by(w, "the lease ran out before it could be renewed");
 		return 0;
@@ -83,6 +88,10 @@ lease_ready(struct worker *w)
 	struct lease *l = &w->lease;
 
 	l->state = LEASE_ACTIVE;
+	if (store_fence_take(w->store, w->cfg.id, clock_now_us()) != 0) {
+		lease_stand_by(w, "cannot take the fencing token in the database");
+		return;
+	}
 	if (apply_restore(w) != 0) {
 		lease_stand_by(w, "cannot read the rooms from the database");
 		return;

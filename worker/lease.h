@@ -4,8 +4,10 @@
  * tutti:worker:lease (its id, PX lease_ms). The holder renews it every
  * lease_ms/3, a standby tries to take it as often; on taking it a worker
  * re-creates the consumer group, claims the pending entries of every other
- * consumer, restores the playing rooms' timers and rebuilds the rooms'
- * Redis keys from SQLite, and only then reads the stream.
+ * consumer, takes the fencing token in SQLite (store_fence_take: a stalled
+ * predecessor's writes are refused from then on), restores the playing
+ * rooms' timers and rebuilds the rooms' Redis keys from SQLite, and only
+ * then reads the stream.
  */
 #ifndef TUTTI_LEASE_H
 #define TUTTI_LEASE_H
@@ -57,10 +59,11 @@ void lease_reconnected(struct worker *w);
  * with the claim of the pending entries. */
 void lease_group_ok(struct worker *w);
 
-/* Returns 1 while this worker may act: it is set up as the active worker
- * and the lease it last renewed has not run out by the monotonic clock
- * (which, after a pause, may be before the renewal timer notices). When a
- * taken lease has run out it stands by first, dropping the rooms' timers:
+/* Returns 1 while this worker may act: it is set up as the active worker,
+ * the lease it last renewed has not run out by the monotonic clock (which,
+ * after a pause, may be before the renewal timer notices) and no write found
+ * the fencing token taken by another worker (store_fenced). When a taken
+ * lease has run out or is fenced it stands by first, dropping the rooms' timers:
  * do not touch a room record after a 0 from a timer callback. Returns 0
  * otherwise. */
 int lease_check(struct worker *w);

@@ -19,7 +19,7 @@ enum store_sql {
 	SQL_DUE_ADMIN, SQL_DUE_IDLE, SQL_ADMIN_DUE_ROOM, SQL_ELDEST, SQL_MAKE_ADMIN,
 	SQL_ADMIN_FOUND, SQL_CHAT_SYSTEM, SQL_CLOSE_IDLE, SQL_USERS_CLOSED, SQL_DEMOTE,
 	SQL_USER_PRESENCE, SQL_SET_ONLINE, SQL_TALLY, SQL_MARKS, SQL_SET_MARKS, SQL_SUCCESSOR,
-	SQL_COUNT
+	SQL_FENCE_TAKE, SQL_FENCE, SQL_COUNT
 };
 
 static const char *const store_sql_text[SQL_COUNT] = {
@@ -40,6 +40,10 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	[SQL_SUCCESSOR] = "SELECT n.id FROM playlist_items c JOIN playlist_items n "
 	    "ON n.room_id = c.room_id AND n.removed_us IS NULL AND n.position > c.position "
 	    "WHERE c.id = ? ORDER BY n.position LIMIT 1",
+	/* The fencing token (sql/008_worker_fence.sql). */
+	[SQL_FENCE_TAKE] = "UPDATE worker_fence SET epoch = epoch + 1, holder = ?, since_us = ? "
+	    "WHERE id = 1 RETURNING epoch",
+	[SQL_FENCE] = "SELECT epoch, holder FROM worker_fence WHERE id = 1",
 	[SQL_WRITE] = "INSERT OR REPLACE INTO playback "
 	    "(room_id, state, item_id, position_us, at_us) VALUES (?, ?, ?, ?, ?)",
 	[SQL_BUMP] = "UPDATE rooms SET seq = seq + 1, last_cmd = coalesce(?1, last_cmd), "
@@ -93,6 +97,8 @@ static const char *const store_sql_text[SQL_COUNT] = {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[SQL_COUNT];
+	int64_t epoch;		/* the fence taken (store_fence_take); 0: none */
+	int fenced;		/* a write found another worker's epoch */
 };
 
 struct store *
@@ -157,10 +163,78 @@ store_run(struct store *st, sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Inside a write transaction: whether the fence still holds our epoch.
+ * Returns 0 (it does, or none was taken), 1 (another worker's: st->fenced
+ * is set) or -1. */
+static int
+store_fence_check(struct store *st)
+{
+	sqlite3_stmt *s = st->st[SQL_FENCE];
+	int64_t epoch;
+	int rc;
+
+	if (st->epoch == 0)
+		return 0;
+	if ((rc = store_step(st, s)) != SQLITE_ROW) {
+		if (rc == SQLITE_DONE)
+			log_err("the worker_fence row is missing");
+		sqlite3_reset(s);
+		return -1;
+	}
+	if ((epoch = sqlite3_column_int64(s, 0)) != st->epoch) {
+		log_warn("%s took over (epoch %lld, ours %lld); "
+		    "not writing", (const char *)sqlite3_column_text(s, 1),
+		    (long long)epoch, (long long)st->epoch);
+		st->fenced = 1;
+	}
+	sqlite3_reset(s);
+	return st->fenced;
+}
+
 int
 store_begin(struct store *st, int write)
 {
-	return store_run(st, st->st[write ? SQL_BEGIN_W : SQL_BEGIN_R]);
+	if (write && st->fenced)
+		return -1;
+	if (store_run(st, st->st[write ? SQL_BEGIN_W : SQL_BEGIN_R]) != 0)
+		return -1;
+	if (write && store_fence_check(st) != 0) {
+		store_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_fence_take(struct store *st, const char *holder, int64_t now_us)
+{
+	sqlite3_stmt *s = st->st[SQL_FENCE_TAKE];
+	int64_t epoch = 0;
+	int rc;
+
+	if (store_run(st, st->st[SQL_BEGIN_W]) != 0)
+		return -1;
+	sqlite3_bind_text(s, 1, holder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now_us);
+	if ((rc = store_step(st, s)) == SQLITE_ROW)
+		epoch = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_ROW || store_commit(st) != 0) {
+		if (rc == SQLITE_DONE)
+			log_err("the worker_fence row is missing");
+		store_rollback(st);
+		return -1;
+	}
+	st->epoch = epoch;
+	st->fenced = 0;
+	return 0;
+}
+
+int
+store_fenced(const struct store *st)
+{
+	return st->fenced;
 }
 
 int

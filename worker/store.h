@@ -4,7 +4,7 @@
  * promotion, system chat lines, idle close) and presence (users.online
  * and the room's marks); sql/001_init.sql, 002_rest.sql, 005_presence.sql,
  * 006_modes.sql (a room's repeat and shuffle settings, loaded with the
- * room). One connection with prepared statements, used only on the event
+ * room), 008_worker_fence.sql (the active worker's fencing token). One connection with prepared statements, used only on the event
  * loop thread; every change runs inside store_begin()/store_commit().
  */
 #ifndef TUTTI_STORE_H
@@ -89,8 +89,22 @@ sqlite3 *store_db(struct store *st);
 void store_close(struct store *st);
 
 /* BEGIN IMMEDIATE (write intent) or BEGIN (a consistent read). Returns 0 or
- * -1 (logged). A transaction begun must end in store_commit/store_rollback. */
+ * -1 (logged). A transaction begun must end in store_commit/store_rollback.
+ * Once a fence is taken (store_fence_take), a write transaction first
+ * checks that it still holds; when another worker's epoch is there, it
+ * returns -1 with no transaction open, and so does every later write:
+ * store_fenced() then says so. */
 int store_begin(struct store *st, int write);
+
+/* Takes the fencing token (sql/008_worker_fence.sql): bumps the epoch in
+ * its own write transaction, naming holder (copied by SQLite) and now_us,
+ * and keeps it as ours; clears a fenced state. Call it on becoming the
+ * active worker, before reading any room. Returns 0 or -1 (logged). */
+int store_fence_take(struct store *st, const char *holder, int64_t now_us);
+
+/* Returns 1 when a write found the fence held by another worker's epoch
+ * (this worker must stand by until it takes the fence again), else 0. */
+int store_fenced(const struct store *st);
 
 /* COMMIT. Returns 0, or -1 (logged; the transaction is rolled back). */
 int store_commit(struct store *st);

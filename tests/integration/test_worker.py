@@ -102,6 +102,12 @@ def db(s):
                            timeout=5)
 
 
+def fence(s):
+    """(epoch, holder) of the active worker's fencing token."""
+    with db(s) as c:
+        return c.execute("SELECT epoch, holder FROM worker_fence").fetchone()
+
+
 def room_row(s, code):
     """(seq, state, item_id, position_us, at_us) of a room, read-only from SQLite."""
     with db(s) as c:
@@ -208,11 +214,16 @@ def t_pause(t, s, r, ctx):
     never writes the liveness key or applies a command)."""
     old = r.cmd("GET", "tutti:worker:lease")
     pid = worker_pids(s).get(old)
+    fence0 = fence(s)
+    t.check(fence0[1] == old, "the fencing token in SQLite names the active worker", fence0)
     os.kill(pid, signal.SIGSTOP)
     try:
         new = wait_for(lambda: (lambda v: v if v and v != old else None)(
             r.cmd("GET", "tutti:worker:lease")), 6)
         t.check(new is not None, "with %s frozen the standby %s takes the lease" % (old, new))
+        fence1 = wait_for(lambda: (lambda f: f if f[1] == new else None)(fence(s)), 5)
+        t.check(fence1 and fence1[0] == fence0[0] + 1,
+                "and the fencing token: the next epoch, in its name", (fence0, fence1))
         code, token = ctx["playing"][0]
         wait_for(lambda: s.request("POST", "/api/rooms/%s/control" % code,
                                    {"action": "play"}, token=token)[0] == 200, 5)
