@@ -352,7 +352,7 @@ library_link(const char *path, const char *dst)
 	char tmp[4096 + 8], hex[65];
 	int64_t size;
 	FILE *src;
-	int fd, rc;
+	int fd, rc, e;
 
 	if (link(path, dst) == 0 || errno == EEXIST) {
 		chmod(dst, 0644);
@@ -369,23 +369,26 @@ library_link(const char *path, const char *dst)
 	}
 	rc = library_copy_hash(src, fd, hex, &size) == 0 && fsync(fd) == 0 &&
 	    fchmod(fd, 0644) == 0 && rename(tmp, dst) == 0 ? 0 : -1;
+	e = errno;	/* the cleanup must not hide why (ENOSPC: 507) */
 	if (rc != 0)
 		unlink(tmp);
 	close(fd);
 	fclose(src);
+	errno = e;
 	return rc;
 }
 
 int64_t
 library_add_upload(sqlite3 *db, const char *datadir, const char *path, const char *name,
-    const char *sha256, int *not_audio, char *err, size_t errlen)
+    const char *sha256, enum library_why *why, char *err, size_t errlen)
 {
 	struct library_meta m = { .rate = 0 };
 	char hex[65], dst[4096];
 	struct stat sb;
 	int64_t id, size;
+	int e;
 
-	*not_audio = 0;
+	*why = LIBRARY_OK;
 	if (stat(path, &sb) != 0)
 		goto fail_errno;
 	size = sb.st_size;
@@ -394,22 +397,28 @@ library_add_upload(sqlite3 *db, const char *datadir, const char *path, const cha
 	else if (library_hash_file(path, hex, &size) != 0)
 		goto fail_errno;
 	if ((id = library_find(db, datadir, hex)) != 0) {
-		if (id < 0)
+		if (id < 0) {
+			*why = LIBRARY_SYSTEM;
 			snprintf(err, errlen, "database error: %s", sqlite3_errmsg(db));
+		}
 		return id;
 	}
 	if (library_scan(path, &m, err, errlen) != 0) {
-		*not_audio = 1;
+		*why = LIBRARY_NOT_AUDIO;
 		return -1;
 	}
 	library_default_title(&m, name);
 	if (library_media_path(datadir, hex, dst, sizeof(dst)) != 0 ||
 	    library_link(path, dst) != 0)
 		goto fail_errno;
-	if ((id = library_insert(db, hex, &m, size)) < 0)
+	if ((id = library_insert(db, hex, &m, size)) < 0) {
+		*why = LIBRARY_SYSTEM;
 		snprintf(err, errlen, "database error: %s", sqlite3_errmsg(db));
+	}
 	return id;
 fail_errno:
-	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	e = errno;
+	*why = e == ENOSPC || e == EDQUOT ? LIBRARY_NO_SPACE : LIBRARY_SYSTEM;
+	snprintf(err, errlen, "%s: %s", path, strerror(e));
 	return -1;
 }

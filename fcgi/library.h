@@ -18,11 +18,15 @@
  * systems) and inserts the track row. name is the title when the file has
  * no ID3 title (its extension dropped; "" for "Untitled").
  * Returns the track id (> 0). Returns -1 with err filled (errlen bytes) and
- * *not_audio set to 1 when the file is not MPEG audio, or 0 for a system or
- * database error. The file at path is left in place either way: the caller
+ * *why set to LIBRARY_NOT_AUDIO when the file is not MPEG audio,
+ * LIBRARY_NO_SPACE when the media's file system is full (or over quota),
+ * else LIBRARY_SYSTEM (any other system or database error); *why is
+ * LIBRARY_OK after a success. The file at path is left in place either way: the caller
  * unlinks it once it no longer needs it (after success it is a second name
  * of the stored file, so unlinking costs no copy). */
+enum library_why { LIBRARY_OK, LIBRARY_SYSTEM, LIBRARY_NOT_AUDIO, LIBRARY_NO_SPACE };
+
 int64_t library_add_upload(sqlite3 *db, const char *datadir, const char *path,
-    const char *name, const char *sha256, int *not_audio, char *err, size_t errlen);
+    const char *name, const char *sha256, enum library_why *why, char *err, size_t errlen);
 
 #endif

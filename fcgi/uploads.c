@@ -409,15 +409,23 @@ up_complete(struct api_req *r, struct up_row *row, const char *sha256)
 	char path[4096], err[256], h[1024] = "";
 	struct api_room room;
 	int64_t room_id;
-	int not_audio, open_room;
+	enum library_why why;
+	int open_room;
 
 	up_part_path(r, row->id, path, sizeof(path));
 	row->track_id = library_add_upload(r->t->db, r->t->cfg->datadir, path,
-	    row->filename, sha256, &not_audio, err, sizeof(err));
-	if (row->track_id < 0 && not_audio) {
+	    row->filename, sha256, &why, err, sizeof(err));
+	if (row->track_id < 0 && why == LIBRARY_NOT_AUDIO) {
 		unlink(path);
 		api_sql_run(r->t->db, NULL, "DELETE FROM uploads WHERE id = ?", "t", row->id);
 		api_problem(r, 415, "Not MPEG audio", "%s; the upload was discarded", err);
+		return;
+	}
+	if (row->track_id < 0 && why == LIBRARY_NO_SPACE) {
+		log_err("upload %.8s...: %s", row->id, err);
+		api_problem(r, 507, "Insufficient storage", "the server's disk is full; the "
+		    "upload is kept: PATCH again at offset %" PRId64 " with an empty body once "
+		    "there is room", row->length);
 		return;
 	}
 	if (row->track_id < 0) {

@@ -18,7 +18,9 @@ thread posting control commands at a steady rate, in turn:
      WebSockets stay (or reconnect cleanly);
   6. a full disk for uploads (a 4 MiB tmpfs over DATA/uploads; root only):
      507 problem+json, the database intact, the upload completes once space
-     is freed.
+     is freed; and a full file system for the media alone (a 64 KiB tmpfs over
+     the one media/<h[0:2]> directory): the completing PATCH gets 507, the
+     bytes stay, an empty PATCH completes it once there is room.
 After each: REST's room equals SQLite's, every listener holds REST's anchor,
 seq and playlist, and every listener's user is online. Prints the measured
 reconnect and takeover times.
@@ -764,6 +766,48 @@ def t_disk(t, x):
     agree(t, x, "after " + step)
 
 
+def t_disk_media(t, x):
+    """The media's file system full while the upload's is not (a tiny
+    tmpfs over the one media/<h[0:2]> directory the file goes to): the last
+    PATCH has every byte, but storing it fails with 507 and loses nothing;
+    once there is room an empty PATCH at the end completes it."""
+    c, step = x.c, "full disk for media"
+    if os.getuid() != 0:
+        t.check(True, "%s # SKIP not root: cannot mount a tmpfs over DATA/media/.." % step)
+        return
+    x.cmd.step = "disk-media"
+    song = mp3(x.tmp, "media", 523, 40)
+    sub = os.path.join(c.data, "media", hashlib.sha256(song).hexdigest()[:2])
+    os.makedirs(sub, exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", sub],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        t.check(True, "%s # SKIP cannot mount a tmpfs over %s: %s"
+                % (step, sub, (p.stderr.strip() or "exit %d" % p.returncode).replace("\n", " ")))
+        return
+    try:
+        counts = table_counts(c)
+        st, loc, _, _ = x.tus.create(x.token, x.code, len(song), "media.mp3")
+        created = table_counts(c)
+        st2, h, d = x.tus.patch(loc, x.token, 0, song)
+        t.check(st == 201 and tus_problem(st2, h, d, 507) and b"full" in d,
+                "%s: the PATCH that completes the file is answered 507 problem+json" % step,
+                (st, st2, h, d))
+        t.check(x.tus.offset(loc, x.token) == len(song) and os.listdir(sub) == [] and
+                table_counts(c) == created,
+                "%s: the bytes are kept (HEAD offset at the end), no partial copy is left, "
+                "no track row" % step, (x.tus.offset(loc, x.token), os.listdir(sub), counts,
+                                        table_counts(c)))
+    finally:
+        if subprocess.call(["umount", sub]) != 0:
+            subprocess.call(["umount", "-l", sub])
+    st, h, d = x.tus.patch(loc, x.token, len(song), b"")
+    t.check(st == 204 and h.get("tutti-track"),
+            "%s: once there is room an empty PATCH at the end completes it" % step, (st, h, d))
+    check_media(t, x, song, h.get("tutti-track"), step)
+    agree(t, x, "after " + step)
+
+
 def free_bytes(path):
     v = os.statvfs(path)
     return v.f_bavail * v.f_frsize
@@ -902,7 +946,7 @@ def main():
     try:
         t.run(t_setup, x)
         if x.cmd is not None:
-            for fn in (t_relay, t_worker, t_api, t_redis, t_reload, t_disk):
+            for fn in (t_relay, t_worker, t_api, t_redis, t_reload, t_disk, t_disk_media):
                 t.run(fn, x)
             x.cmd.stop()
             check_commands(t, x, "whole run")

@@ -124,7 +124,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
 	char path[512], err[256] = "", media[512];
-	int not_audio = -1, fd;
+	enum library_why why = LIBRARY_SYSTEM;
+	int fd;
 	int64_t id;
 
 	if (!ready) {
@@ -135,17 +136,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert(fd >= 0 && (size == 0 || write(fd, data, size) == (ssize_t)size));
 	close(fd);
-	id = library_add_upload(db, dir, path, "fallback title.mp3", NULL, &not_audio, err,
+	id = library_add_upload(db, dir, path, "fallback title.mp3", NULL, &why, err,
 	    sizeof(err));
 	if (getenv("FAKE_API_TRACE") != NULL)
 		fprintf(stderr, "%zu bytes -> track %lld %s\n", size, (long long)id, err);
 	if (id < 0) {
-		if (not_audio != 1 || err[0] == '\0') {
-			fprintf(stderr, "refused, but not as not audio (%d): %s\n", not_audio, err);
+		if (why != LIBRARY_NOT_AUDIO || err[0] == '\0') {
+			fprintf(stderr, "refused, but not as not audio (%d): %s\n", (int)why, err);
 			abort();
 		}
 	} else {
-		assert(id > 0 && not_audio == 0);
+		assert(id > 0 && why == LIBRARY_OK);
 		check_track(id, data, size);
 	}
 	/* back to an empty library; a refusal left no row */
