@@ -272,16 +272,67 @@ lis_job_work(uv_work_t *req)
 	free(path);
 }
 
-/* Gives the player the anchor with its track when it is decoded. */
+/* The playlist item item_id, or NULL. */
+static json_t *
+lis_item(struct lis *l, int64_t item_id)
+{
+	json_t *it;
+	size_t i;
+
+	json_array_foreach(l->playlist, i, it)
+		if (cmd_int(it, "id", 0) == item_id)
+			return it;
+	return NULL;
+}
+
+/*
+ * The anchor the worker will advance to at the end of the anchor's item
+ * (worker/sched.c, sched_advance): next_item_id at position 0, at the
+ * item's end by its track's duration_us. Returns its decoded track, or NULL
+ * when there is no such prediction: not playing, nothing follows (or the
+ * server did not say), the item or the next one not in our playlist, no
+ * duration, or the next track not decoded yet.
+ */
+static struct ltrack *
+lis_predict(struct lis *l, struct lsched_anchor *next)
+{
+	const struct lsched_anchor *a = &l->anchor;
+	json_t *cur, *nit;
+	struct lis_slot *s;
+	int64_t dur, left;
+
+	if (!l->have_anchor || a->state != LSCHED_PLAYING || l->next_item <= 0 ||
+	    (cur = lis_item(l, a->item_id)) == NULL || (nit = lis_item(l, l->next_item)) == NULL)
+		return NULL;
+	dur = cmd_int(json_object_get(cur, "track"), "duration_us", 0);
+	next->track_id = cmd_int(json_object_get(nit, "track"), "id", 0);
+	if (dur <= 0 || dur > LIS_TIME_MAX || next->track_id <= 0 ||
+	    (s = lis_slot_find(l, next->track_id)) == NULL || s->t == NULL)
+		return NULL;
+	left = dur - a->position_us;
+	next->state = LSCHED_PLAYING;
+	next->item_id = l->next_item;
+	next->position_us = 0;
+	next->at_us = a->at_us + (left > 0 ? left : 0);
+	return s->t;
+}
+
+/* Gives the player the anchor with its track when it is decoded, and the
+ * advance predicted after it (lis_predict). Called again whenever any of
+ * them may have changed: a new anchor, a playlist, a track decoded. */
 static void
 lis_push_anchor(struct lis *l)
 {
+	struct lsched_anchor next;
 	struct lis_slot *s;
+	struct ltrack *nt;
 
 	if (!l->have_anchor || l->player == NULL)
 		return;
 	s = l->anchor.track_id ? lis_slot_find(l, l->anchor.track_id) : NULL;
-	lplayer_set_anchor(l->player, &l->anchor, s != NULL ? s->t : NULL);
+	nt = lis_predict(l, &next);
+	lplayer_set_anchor(l->player, &l->anchor, s != NULL ? s->t : NULL,
+	    nt != NULL ? &next : NULL, nt);
 }
 
 static void
@@ -290,6 +341,7 @@ lis_job_done(uv_work_t *req, int status)
 	struct lis_job *j = req->data;
 	struct lis *l = j->l;
 	struct lis_slot *s = lis_slot_find(l, j->track_id);
+	int64_t cur, next;
 
 	l->jobs--;
 	if (s != NULL)
@@ -304,8 +356,9 @@ lis_job_done(uv_work_t *req, int status)
 		if (l->c->verbose)
 			log_info("track %lld ready: %lld frames", (long long)s->track_id,
 			    (long long)s->t->frames);
-		if (l->have_anchor && l->anchor.track_id == s->track_id)
-			lis_push_anchor(l);
+		lis_wanted(l, &cur, &next);
+		if (s->track_id == cur || s->track_id == next)
+			lis_push_anchor(l);	/* the anchor's, or the predicted advance's */
 	}
 	ltrack_unref(j->t);
 	free(j->url);
@@ -643,6 +696,7 @@ lis_on_text(struct wsc *w, const char *msg, size_t len, void *arg)
 			json_decref(l->playlist);
 			l->playlist = json_incref(json_object_get(m, "items"));
 			lis_load_wanted(l);
+			lis_push_anchor(l);	/* the predicted advance may change */
 		}
 	} else if (strcmp(type, "room_closed") == 0) {
 		if (!l->c->json)
@@ -875,12 +929,13 @@ lis_summary(struct lis *l)
 	lplayer_get_stats(l->player, &st);
 	if (!l->c->json)
 		return;
-	out_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:f, s:f, s:i}",
-	    "room", l->room.code, "frames", (json_int_t)st.frames,
+	out_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:f, s:f, "
+	    "s:i}", "room", l->room.code, "frames", (json_int_t)st.frames,
 	    "track_frames", (json_int_t)st.track_frames, "inserted", (json_int_t)st.inserted,
 	    "dropped", (json_int_t)st.dropped, "resyncs", (json_int_t)st.resyncs,
 	    "underruns", (json_int_t)st.underruns, "starts", (json_int_t)st.starts,
-	    "error_us", st.last_err_us, "rtt_us", (json_int_t)(m ? m->rtt_us : 0),
+	    "predicted", (json_int_t)st.predicted, "error_us", st.last_err_us,
+	    "rtt_us", (json_int_t)(m ? m->rtt_us : 0),
 	    "offset_us", m ? m->offset_us : 0.0, "skew_ppm", m ? m->skew * 1e6 : 0.0,
 	    "connections", l->conn_no));
 }

@@ -3,7 +3,8 @@
  * wait until the device has room (a sound card blocks in out123_play; a file
  * or null module is paced here on the listener's clock), work out when the
  * next frame will be heard (device model + clock estimate), let lsched plan
- * the buffer, copy the frames, write them, and log them in the report.
+ * the buffer (with the newest anchor, or the advance predicted after it once
+ * that is due), copy the frames, write them, and log them in the report.
  * The device model: frame w is heard at local time l0 + w / rate (+ the
  * --latency-ms nudge), l0 being the local time the device started (paced),
  * or the earliest start that the returns of blocking writes allow (cards).
@@ -41,6 +42,9 @@ struct lplayer {
 	struct lsched_anchor latest;
 	int have_latest;
 	struct ltrack *latest_track;
+	struct lsched_anchor next;	/* the advance predicted after latest */
+	int have_next;
+	struct ltrack *next_track;
 	struct lplayer_stats stats;
 
 	/* the audio thread's own */
@@ -259,12 +263,13 @@ lp_stats_line(struct lplayer *p, const struct lplayer_stats *st, const struct le
 	if (p->report == NULL)
 		return;
 	fprintf(p->report, "# stats true_us=%lld frames=%llu track_frames=%llu inserted=%llu "
-	    "dropped=%llu resyncs=%llu underruns=%llu starts=%llu err_us=%.1f est=%s "
-	    "offset_us=%.1f skew_ppm=%.3f rtt_us=%lld unc_us=%.1f samples=%d\n",
+	    "dropped=%llu resyncs=%llu underruns=%llu starts=%llu predicted=%llu err_us=%.1f "
+	    "est=%s offset_us=%.1f skew_ppm=%.3f rtt_us=%lld unc_us=%.1f samples=%d\n",
 	    (long long)lclock_true_now(p->conf.clock), (unsigned long long)st->frames,
 	    (unsigned long long)st->track_frames, (unsigned long long)st->inserted,
 	    (unsigned long long)st->dropped, (unsigned long long)st->resyncs,
-	    (unsigned long long)st->underruns, (unsigned long long)st->starts, st->last_err_us,
+	    (unsigned long long)st->underruns, (unsigned long long)st->starts,
+	    (unsigned long long)st->predicted, st->last_err_us,
 	    m->kind == LEST_FIT ? "fit" : m->kind == LEST_MEDIAN ? "median" : "none",
 	    m->offset_us + m->skew * ((double)lclock_local_now(p->conf.clock) - m->t_ref),
 	    m->skew * 1e6, (long long)m->rtt_us, m->uncertainty_us, m->samples);
@@ -277,11 +282,12 @@ static int
 lp_round(struct lplayer *p)
 {
 	struct lsched_seg segs[LSCHED_MAX_SEGS];
-	struct lsched_anchor latest;
+	struct lsched_anchor latest, next;
+	const struct lsched_anchor *pa;
 	struct lest_map map;
-	struct ltrack *lt, *old;
+	struct ltrack *lt, *nt, *pt, *old;
 	struct lplayer_stats st;
-	int have_latest, nseg, first_new, swapped;
+	int have_latest, have_next, nseg, first_new, swapped, used_next;
 	int64_t t0, t1, now;
 	size_t bytes, done;
 
@@ -290,6 +296,9 @@ lp_round(struct lplayer *p)
 	latest = p->latest;
 	have_latest = p->have_latest;
 	lt = ltrack_ref(p->latest_track);
+	next = p->next;
+	have_next = p->have_next;
+	nt = ltrack_ref(p->next_track);
 	pthread_mutex_unlock(&p->mu);
 
 	if (p->paced)
@@ -300,22 +309,27 @@ lp_round(struct lplayer *p)
 	}
 	t0 = lest_server(&map, (int64_t)llround(lp_heard_local(p, p->w)));
 	t1 = lest_server(&map, (int64_t)llround(lp_heard_local(p, p->w + LP_FRAMES)));
-	nseg = lsched_plan(&p->sched, have_latest ? &latest : NULL, lt ? lt->frames : -1,
+	nseg = lsched_plan_ahead(&p->sched, have_latest ? &latest : NULL, lt ? lt->frames : -1,
+	    have_next ? &next : NULL, nt ? nt->frames : -1,
 	    p->act_track ? p->act_track->frames : -1, t0, (double)(t1 - t0) / LP_FRAMES,
-	    LP_FRAMES, segs, &first_new);
+	    LP_FRAMES, segs, &first_new, &used_next);
+	/* the anchor planned with, and its track */
+	pa = used_next ? &next : &latest;
+	pt = used_next ? nt : lt;
 	old = p->act_track;
 	swapped = 0;
-	if (first_new >= 0 || (p->act_track == NULL && lt != NULL && have_latest &&
-	    p->sched.have_act && p->sched.act.item_id == latest.item_id &&
-	    p->sched.act.track_id == lt->track_id)) {
+	if (first_new >= 0 || (p->act_track == NULL && pt != NULL && have_latest &&
+	    p->sched.have_act && p->sched.act.item_id == pa->item_id &&
+	    p->sched.act.track_id == pt->track_id)) {
 		/* a switch, or the active item's track loaded since its switch */
-		p->act_track = ltrack_ref(lt);
+		p->act_track = ltrack_ref(pt);
 		swapped = 1;
 	}
 	lp_fill(p, segs, nseg, first_new, old, p->act_track);
 	if (swapped)
 		ltrack_unref(old);	/* after the fill: its frames were still copied */
 	ltrack_unref(lt);
+	ltrack_unref(nt);
 
 	bytes = LP_FRAMES * (size_t)p->conf.channels * sizeof(int16_t);
 	done = out123_play(p->ao, p->buf, bytes);
@@ -336,6 +350,7 @@ lp_round(struct lplayer *p)
 	p->stats.dropped = p->sched.dropped;
 	p->stats.resyncs = p->sched.resyncs;
 	p->stats.starts = p->sched.starts;
+	p->stats.predicted = p->sched.predicted;
 	p->stats.last_err_us = p->sched.last_err_us;
 	st = p->stats;
 	pthread_mutex_unlock(&p->mu);
@@ -392,17 +407,24 @@ lplayer_set_map(struct lplayer *p, const struct lest_map *m)
 }
 
 void
-lplayer_set_anchor(struct lplayer *p, const struct lsched_anchor *a, struct ltrack *t)
+lplayer_set_anchor(struct lplayer *p, const struct lsched_anchor *a, struct ltrack *t,
+    const struct lsched_anchor *next, struct ltrack *next_t)
 {
-	struct ltrack *old;
+	struct ltrack *old, *old_next;
 
 	pthread_mutex_lock(&p->mu);
 	p->latest = *a;
 	p->have_latest = 1;
 	old = p->latest_track;
 	p->latest_track = ltrack_ref(t);
+	p->have_next = next != NULL;
+	if (next != NULL)
+		p->next = *next;
+	old_next = p->next_track;
+	p->next_track = next != NULL ? ltrack_ref(next_t) : NULL;
 	pthread_mutex_unlock(&p->mu);
 	ltrack_unref(old);
+	ltrack_unref(old_next);
 }
 
 void
@@ -445,6 +467,7 @@ lplayer_close(struct lplayer *p)
 	}
 	ltrack_unref(p->act_track);
 	ltrack_unref(p->latest_track);
+	ltrack_unref(p->next_track);
 	pthread_mutex_destroy(&p->mu);
 	free(p->buf);
 	free(p);

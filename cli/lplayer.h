@@ -5,8 +5,9 @@
  * the file and null modules (raw, cdr, wav, au, hex, txt, test = "null")
  * would take samples as fast as they come, so the player paces them like a
  * sound card whose crystal is the listener's own (possibly skewed) clock.
- * listen.c feeds it the clock estimate and the anchors; --report lines come
- * from here (format in docs/cli.md, "tutti listen").
+ * listen.c feeds it the clock estimate and the anchors (the newest, and the
+ * advance predicted at its item's end); --report lines come from here
+ * (format in docs/cli.md, "tutti listen").
  */
 #ifndef TUTTI_LPLAYER_H
 #define TUTTI_LPLAYER_H
@@ -35,6 +36,7 @@ struct lplayer_stats {
 	uint64_t resyncs;	/* hard resyncs (starts and switches not counted) */
 	uint64_t underruns;	/* the writer fell behind the device (paced modules) */
 	uint64_t starts;	/* tracks started (anchor switches included) */
+	uint64_t predicted;	/* of them, advances taken on the predicted anchor */
 	double last_err_us;	/* the schedule error at the last check (>0: early) */
 	int paced;		/* the player paces a file or null module */
 };
@@ -54,9 +56,17 @@ int lplayer_start(struct lplayer *p);
 /* Gives the player the current server-time estimate (copied). */
 void lplayer_set_map(struct lplayer *p, const struct lest_map *m);
 
-/* Gives the player the room's newest anchor and its item's decoded track
- * (NULL while not loaded; the player takes its own reference). */
-void lplayer_set_anchor(struct lplayer *p, const struct lsched_anchor *a, struct ltrack *t);
+/*
+ * Gives the player the room's newest anchor a and its item's decoded track
+ * t (NULL while not loaded), with the advance predicted at the end of a's
+ * item: next, the anchor the server will advance to (NULL: none known), and
+ * its decoded track next_t. The player switches to next at its at_us by
+ * itself, without waiting for the server's advance (lsched_plan_ahead); give
+ * the pair again whenever either changes: a pair without next forgets it.
+ * Copies the anchors; takes its own references to the tracks.
+ */
+void lplayer_set_anchor(struct lplayer *p, const struct lsched_anchor *a, struct ltrack *t,
+    const struct lsched_anchor *next, struct ltrack *next_t);
 
 /* Copies the statistics so far. */
 void lplayer_get_stats(struct lplayer *p, struct lplayer_stats *st);

@@ -1,8 +1,9 @@
 /*
  * lsched.c - the scheduling arithmetic of `tutti listen` (lsched.h): one
  * call per output buffer turns "this buffer is heard from server time t0"
- * and the newest anchor into segments of track frames and silence. No I/O,
- * no clock reads: lplayer.c supplies the times, test_cli_listen.c fakes them.
+ * and the newest anchor (and the advance predicted after it) into segments
+ * of track frames and silence. No I/O, no clock reads: lplayer.c supplies
+ * the times, test_cli_listen.c fakes them.
  */
 #include "lsched.h"
 
@@ -196,4 +197,27 @@ lsched_realign(struct lsched *s)
 	s->cursor = -1;
 	s->starts--;		/* the fresh start that follows is not a new track */
 	s->realigns++;
+}
+
+int
+lsched_plan_ahead(struct lsched *s, const struct lsched_anchor *latest,
+    int64_t latest_frames, const struct lsched_anchor *next, int64_t next_frames,
+    int64_t act_frames, int64_t t0_us, double frame_us, size_t n, struct lsched_seg *segs,
+    int *first_new, int *used_next)
+{
+	int nseg;
+
+	/* next once the buffer reaches its at_us, and for good once it plays
+	 * (a clock estimate stepping back must not bring latest back) */
+	*used_next = next != NULL && latest != NULL &&
+	    ((s->have_act && lsched_same(s, &s->act, next)) ||
+	    (double)t0_us + (double)n * frame_us >= (double)next->at_us);
+	if (!*used_next)
+		return lsched_plan(s, latest, latest_frames, act_frames, t0_us, frame_us, n, segs,
+		    first_new);
+	nseg = lsched_plan(s, next, next_frames, act_frames, t0_us, frame_us, n, segs,
+	    first_new);
+	if (*first_new >= 0)
+		s->predicted++;
+	return nseg;
 }

@@ -6,7 +6,10 @@
  * silence: a sample-accurate start at the anchor's at_us (or further in when
  * late), switches at a new anchor's at_us, drift correction by one inserted
  * or dropped sample at a time (at most max_ppm), and a hard resync only after
- * two checks beyond hard_us in a row. Tested in tests/unit/test_cli_listen.c.
+ * two checks beyond hard_us in a row. lsched_plan_ahead also takes the
+ * advance the server will make at the end of the item (predicted by
+ * listen.c) and switches to it at its at_us without waiting for the server's
+ * own. Tested in tests/unit/test_cli_listen.c.
  */
 #ifndef TUTTI_LSCHED_H
 #define TUTTI_LSCHED_H
@@ -58,11 +61,17 @@ struct lsched {
 	double last_err_us;		/* the error at the last check (>0: early) */
 	/* statistics */
 	uint64_t frames, track_frames, inserted, dropped, resyncs, starts, realigns;
+	uint64_t predicted;		/* switches to a predicted advance (lsched_plan_ahead) */
 };
 
 /* Sets up s for a device of rate frames a second, with the default tuning
  * (change s->conf after, if needed). */
 void lsched_init(struct lsched *s, long rate);
+
+/* The output's clock stepped (an underrun: the device restarted late): the
+ * track playing starts afresh at the frame due with the next buffer, as a
+ * hard resync would, instead of being corrected slowly. Counted apart. */
+void lsched_realign(struct lsched *s);
 
 /*
  * Plans the next n device frames. The first is heard at server time t0_us
@@ -75,13 +84,25 @@ void lsched_init(struct lsched *s, long rate);
  * the first segment that plays it (segments before it play the previous
  * anchor's track; the caller takes latest's track from then on).
  */
-/* The output's clock stepped (an underrun: the device restarted late): the
- * track playing starts afresh at the frame due with the next buffer, as a
- * hard resync would, instead of being corrected slowly. Counted apart. */
-void lsched_realign(struct lsched *s);
-
 int lsched_plan(struct lsched *s, const struct lsched_anchor *latest, int64_t latest_frames,
     int64_t act_frames, int64_t t0_us, double frame_us, size_t n, struct lsched_seg *segs,
     int *first_new);
+
+/*
+ * lsched_plan with a predicted advance: next (NULL: none) is the anchor the
+ * server will advance to when latest's item ends (playing, position 0, at_us
+ * that end), its track next_frames frames. The buffer is planned with next
+ * in latest's place once it reaches next->at_us (t0_us + n * frame_us >=
+ * next->at_us), and from then on while next is the timeline playing; so the
+ * switch lands on the frame nearest next->at_us, and the server's advance,
+ * the same timeline, changes nothing when it comes; a latest that differs
+ * takes over at once. Returns as lsched_plan; *used_next says which anchor was
+ * planned with (1: next; the caller takes its track at *first_new). A switch
+ * to next counts s->predicted.
+ */
+int lsched_plan_ahead(struct lsched *s, const struct lsched_anchor *latest,
+    int64_t latest_frames, const struct lsched_anchor *next, int64_t next_frames,
+    int64_t act_frames, int64_t t0_us, double frame_us, size_t n, struct lsched_seg *segs,
+    int *first_new, int *used_next);
 
 #endif

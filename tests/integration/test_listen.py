@@ -5,7 +5,11 @@ their --report files (docs/cli.md, "tutti listen") the test compares the TRUE
 play-out time of the same samples. Then pause, resume, seek and next are
 followed, a late joiner starts further in, and a listener whose connection is
 cut reconnects without a hard resync. Before that, in a shuffled room, a
-listener prefetches the next_item_id the server names.
+listener prefetches the next_item_id the server names, and a listener
+whose events come a second late (the worker's lead is capped at 500 ms for
+that: -X 500, above what the other listeners' round trips ask for) goes on
+into the next item gaplessly at the track's end, before the server's
+advance reaches it.
 
 The spread check is on the maximum over a 10 s window (a sample every 0.1 s
 of track time): the issue asks for "at most 1 ms", and the maximum is the
@@ -168,15 +172,105 @@ def t_prefetch_next(t, s, tmp):
         lis.stop()
 
 
+ADVANCE_DELAY_MS = 1000  # each way: the advance (published lead_us <= 500 ms early) comes late
+
+
+def report_lines(path):
+    """The --report file in order: ("seg", (t0, item, frame, n, t1)) and
+    ("note", text) tuples."""
+    out = []
+    try:
+        f = open(path)
+    except OSError:
+        return out
+    with f:
+        for line in f:
+            if line.startswith("#"):
+                out.append(("note", line[1:].strip()))
+                continue
+            p = line.split()
+            if len(p) == 5 and all(x.isdigit() for x in p):  # a line still being written: not yet
+                out.append(("seg", tuple(int(x) for x in p)))
+    return out
+
+
+def t_predict_advance(t, s, tmp):
+    """At the end of a track the listener goes on into next_item_id at the
+    exact end, by itself: its path is ADVANCE_DELAY_MS each way, so the
+    server's advance event reaches it only after the end."""
+    code, token, _ = create_room(s, "predictor")
+    st, room, _ = s.request("GET", "/api/rooms/" + code, token=token)
+    items = room["playlist"]
+    x = items[0]
+    control(s, code, token, "play")
+    a = control(s, code, token, "jump", item_id=x["id"])
+    nid = a.get("next_item_id")
+    y = next((i for i in items if i["id"] == nid), None)
+    if not t.check(y is not None and y["track"]["id"] != x["track"]["id"] and
+                   x["track"].get("duration_us", 0) > 6_000_000,
+                   "predict: a room whose first item is followed by another track", a):
+        return
+    control(s, code, token, "pause")
+    dur = x["track"]["duration_us"]
+    px, lis = DelayProxy(s.port, ADVANCE_DELAY_MS, 0, seed=5), None
+    try:
+        lis = Listener(tmp, "predict", "http://127.0.0.1:%d" % px.port, code, extra=["-v"])
+        ready = wait_for(lambda: all("track %d ready" % i["track"]["id"] in lis.stderr()
+                                     for i in (x, y)), 60)
+        if not t.check(ready, "predict: the listener decoded the item and the next one",
+                       lis.stderr()[-2000:]):
+            return
+        control(s, code, token, "seek", position_us=dur - 4_000_000)
+        a = control(s, code, token, "resume")
+        end = a["at_us"] - a["position_us"] + dur
+        # until the advance has reached the listener and the next item plays on
+        got = wait_for(lambda: any(k == "note" and v.startswith("anchor ") and
+                                   "item_id=%d " % y["id"] in v + " " and "position_us=0" in v
+                                   for k, v in report_lines(lis.report)) and
+                       heard_until([lis], end + 2_000_000), 30)
+        lis.stop()
+        lines = report_lines(lis.report)
+        segs = [v for k, v in lines if k == "seg"]
+        first = next((i for i, (k, v) in enumerate(lines) if k == "seg" and v[1] == y["id"]), None)
+        note = next((i for i, (k, v) in enumerate(lines) if k == "note" and
+                     v.startswith("anchor ") and ("item_id=%d " % y["id"]) in v + " " and
+                     "position_us=0" in v), None)
+        last_x = max((v for v in segs if v[1] == x["id"]), key=lambda v: v[0], default=None)
+        b = lines[first][1] if first is not None else None
+        stats = Report(lis.report).last_stats()
+        print("# predict: end %d, last of item %d %r, first of item %d %r (line %s), advance "
+              "noted at line %s; stats %r" % (end, x["id"], last_x, y["id"], b, first, note,
+                                             stats), flush=True)
+        t.check(got and note is not None, "predict: the server's advance reached the "
+                "listener", lis.stderr()[-2000:])
+        t.check(first is not None and note is not None and first < note,
+                "predict: the next item played before the server's advance arrived "
+                "(report line %s before %s)" % (first, note))
+        t.check(b is not None and b[2] == 0 and last_x is not None and
+                abs(b[0] - last_x[4]) <= 1000,
+                "predict: gapless - the next item starts at its first sample right where the "
+                "last one ends (within 1 ms)", (last_x, b))
+        t.check(b is not None and abs(b[0] - end) <= 2000,
+                "predict: the next item starts at the scheduled end (within 2 ms)",
+                (b[0] - end) if b else None)
+        t.check(stats.get("predicted") == "1" and stats.get("resyncs") == "0",
+                "predict: the report's stats count one predicted advance, no hard resync", stats)
+    finally:
+        if lis is not None:
+            lis.stop()
+        px.stop()
+
+
 def main():
     t = Tap()
-    s = Stack(name="listen", relays=2)
+    s = Stack(name="listen", relays=2, env={"TUTTI_WORKER_OPTS": "-X 500"})
     tmp = tempfile.mkdtemp(prefix="tutti-listen-")
     proxies, ls, late = [], [], None
     try:
         s.start_or_end(t)
         t.run(t_bad_args, s, tmp)
         t.run(t_prefetch_next, s, tmp)
+        t.run(t_predict_advance, s, tmp)
         code, token, _ = create_room(s, "admin")
         st, _, _ = s.request("PATCH", "/api/rooms/" + code, {"repeat": "all"}, token=token)
         t.check(st == 200, "the room repeats its playlist", st)
@@ -294,7 +388,8 @@ def main():
         except ValueError:
             doc = None
         t.check(isinstance(doc, dict) and doc.get("room") == code and doc.get("frames", 0) > 0 and
-                doc.get("resyncs") == 0 and doc.get("connections") == 1,
+                doc.get("resyncs") == 0 and doc.get("connections") == 1 and
+                isinstance(doc.get("predicted"), int),
                 "--json: one object of statistics at the end, nothing else", late.stdout())
         errs = [l.stderr() for l in ls + [late]]
         t.check(not any("Sanitizer" in e or "runtime error:" in e for e in errs),

@@ -4,7 +4,8 @@
  * estimator fed synthetic probes with jitter and skew, the scheduler
  * (cli/lsched.c) driven by a simulated device: sample-accurate and late
  * starts, switches inside a buffer, pause, drift correction within 500 ppm,
- * hard resync only on two checks in a row; and cache file names (lcache.c).
+ * hard resync only on two checks in a row, the predicted advance taken at
+ * the item's end without the server's; and cache file names (lcache.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -339,6 +340,139 @@ test_sched_resync(void **state)
 	assert_int_equal(d.s.resyncs, 0);
 }
 
+/* dev_round with a predicted advance; act_frames is the active track's. */
+static int
+dev_round_ahead(struct dev *d, const struct lsched_anchor *a, int64_t a_frames,
+    const struct lsched_anchor *next, int64_t next_frames, int64_t act_frames)
+{
+	size_t sum = 0;
+	int i, used;
+
+	d->nseg = lsched_plan_ahead(&d->s, a, a_frames, next, next_frames, act_frames,
+	    llround(d->t0 + (double)d->w * d->fr_us), d->fr_us, 512, d->segs, &d->first_new,
+	    &used);
+	assert_true(d->nseg >= 1 && d->nseg <= LSCHED_MAX_SEGS);
+	for (i = 0; i < d->nseg; i++)
+		sum += d->segs[i].count;
+	assert_int_equal(sum, 512);
+	d->w += 512;
+	return used;
+}
+
+/* The device frame (of the buffer just planned) at which item's frame 0
+ * plays, or -1. */
+static int64_t
+dev_start_of(const struct dev *d, int64_t item)
+{
+	int64_t at = d->w - 512;
+	int i;
+
+	for (i = 0; i < d->nseg; i++) {
+		if (d->segs[i].item_id == item && d->segs[i].frame == 0)
+			return at;
+		at += (int64_t)d->segs[i].count;
+	}
+	return -1;
+}
+
+static void
+test_sched_predict(void **state)
+{
+	/* item 1 (6 s long) has played 5 s; the server will advance to item 2 */
+	struct lsched_anchor a = { LSCHED_PLAYING, 1, 1, 0, T0 - 5000000 };
+	struct lsched_anchor b = { LSCHED_PLAYING, 2, 2, 0, T0 + 1000000 };
+	struct lsched_anchor c = { LSCHED_PLAYING, 3, 3, 0, T0 + 1000000 };
+	struct lsched_anchor seek = { LSCHED_PLAYING, 1, 1, 0, 0 };
+	int64_t due = llround(1000000 / FR_US), w2 = -1, f2 = 0;
+	struct dev d;
+	int r, used;
+
+	(void)state;
+	/* the switch lands on the frame nearest the item's end, no advance needed */
+	dev_init(&d, T0, 0);
+	for (r = 0; r < 200 && w2 < 0; r++) {
+		used = dev_round_ahead(&d, &a, 6 * RATE, &b, 10 * RATE, 6 * RATE);
+		if ((w2 = dev_start_of(&d, 2)) >= 0)
+			assert_int_equal(used, 1);
+	}
+	assert_true(llabs(w2 - due) <= 1);
+	assert_int_equal(d.s.predicted, 1);
+	assert_int_equal(d.s.starts, 2);
+	assert_int_equal(d.segs[d.first_new].item_id, 2);
+	f2 = d.segs[d.nseg - 1].frame + (int64_t)d.segs[d.nseg - 1].count;
+	/* a beacon repeating the old pair, even on a clock estimate stepped back a
+	 * buffer and more: item 2 plays on */
+	d.t0 -= 20000;
+	assert_int_equal(dev_round_ahead(&d, &a, 6 * RATE, &b, 10 * RATE, 10 * RATE), 1);
+	assert_int_equal(d.first_new, -1);
+	assert_int_equal(d.segs[0].item_id, 2);
+	assert_int_equal(d.segs[0].frame, f2);
+	d.t0 += 20000;
+	f2 += 512;
+	/* the server's advance, late: the same timeline, nothing changes */
+	assert_int_equal(dev_round_ahead(&d, &b, 10 * RATE, NULL, -1, 10 * RATE), 0);
+	assert_int_equal(d.first_new, -1);
+	assert_int_equal(d.segs[0].item_id, 2);
+	assert_true(llabs(d.segs[0].frame - f2) <= 1);
+	assert_int_equal(d.s.predicted, 1);
+	assert_int_equal(d.s.starts, 2);
+	assert_int_equal(d.s.resyncs, 0);
+
+	/* an advance that differs (the playlist changed at the last moment) takes
+	 * over at once, further in */
+	dev_init(&d, T0, 0);
+	for (r = 0; r < 100; r++)
+		dev_round_ahead(&d, &a, 6 * RATE, &b, 10 * RATE, r < 90 ? 6 * RATE : 10 * RATE);
+	assert_int_equal(d.s.predicted, 1);
+	dev_round_ahead(&d, &c, 10 * RATE, NULL, -1, 10 * RATE);
+	assert_int_equal(d.first_new, 0);
+	assert_int_equal(d.segs[0].item_id, 3);
+	assert_true(llabs(d.segs[0].frame - (100 * 512 - due)) <= 1);
+	assert_int_equal(d.s.predicted, 1);
+
+	/* the server's advance in time (before the end): taken as any anchor,
+	 * nothing predicted */
+	dev_init(&d, T0, 0);
+	dev_round_ahead(&d, &a, 6 * RATE, &b, 10 * RATE, 6 * RATE);
+	c.at_us = b.at_us + 10000000;	/* now what follows item 2 */
+	for (r = 0, w2 = -1; r < 200 && w2 < 0; r++) {
+		used = dev_round_ahead(&d, &b, 10 * RATE, &c, 10 * RATE, r == 0 ? 6 * RATE :
+		    d.s.act.item_id == 2 ? 10 * RATE : 6 * RATE);
+		assert_int_equal(used, 0);
+		w2 = dev_start_of(&d, 2);
+	}
+	assert_true(llabs(w2 - due) <= 1);
+	assert_int_equal(d.s.predicted, 0);
+
+	/* without a prediction item 1 ends in silence until the advance comes */
+	dev_init(&d, T0, 0);
+	for (r = 0; r < 100; r++)
+		dev_round_ahead(&d, &a, 6 * RATE, NULL, -1, 6 * RATE);
+	assert_int_equal(d.nseg, 1);
+	assert_int_equal(d.segs[0].item_id, 0);
+	assert_int_equal(d.s.predicted, 0);
+
+	/* a seek 8 ms before the end that is due inside the same buffer as the
+	 * end: the advance still lands on its frame */
+	dev_init(&d, T0, 0);
+	dev_round_ahead(&d, &a, 6 * RATE, NULL, -1, 6 * RATE);
+	seek.at_us = T0 + 13000;
+	seek.position_us = 5992000;
+	b.at_us = seek.at_us + 8000;
+	assert_int_equal(dev_round_ahead(&d, &seek, 6 * RATE, &b, 10 * RATE, 6 * RATE), 1);
+	assert_true(llabs(dev_start_of(&d, 2) - llround(21000 / FR_US)) <= 1);
+	assert_int_equal(d.s.predicted, 1);
+	/* one due a buffer before the end: taken first, then the advance */
+	dev_init(&d, T0, 0);
+	dev_round_ahead(&d, &a, 6 * RATE, NULL, -1, 6 * RATE);
+	b.at_us = seek.at_us + 15000;
+	assert_int_equal(dev_round_ahead(&d, &seek, 6 * RATE, &b, 10 * RATE, 6 * RATE), 0);
+	assert_int_equal(d.s.act.position_us, seek.position_us);
+	assert_int_equal(dev_round_ahead(&d, &seek, 6 * RATE, &b, 10 * RATE, 6 * RATE), 1);
+	assert_true(llabs(dev_start_of(&d, 2) - llround(28000 / FR_US)) <= 1);
+	assert_int_equal(d.s.predicted, 1);
+}
+
 static void
 test_cache_name(void **state)
 {
@@ -370,6 +504,7 @@ main(void)
 		cmocka_unit_test(test_sched_switch),
 		cmocka_unit_test(test_sched_drift),
 		cmocka_unit_test(test_sched_resync),
+		cmocka_unit_test(test_sched_predict),
 		cmocka_unit_test(test_cache_name),
 	};
 
