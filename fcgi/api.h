@@ -20,6 +20,10 @@
 #define API_MAX_BODY (64 * 1024)
 #define API_NAME_BYTES (4 * 32 + 1)	/* a display name, UTF-8, with NUL */
 #define API_ROOM_NAME_CHARS 64
+#define API_PLAYLIST_MAX 1000	/* items a playlist holds: every playlist event
+				   carries them all (~330 bytes each) */
+#define API_ROOM_USERS_MAX 1000	/* people present in one room */
+#define API_PLAYLIST_FULL (-2)	/* api_playlist_append: API_PLAYLIST_MAX reached */
 
 struct api_metrics;
 
@@ -258,9 +262,13 @@ int64_t api_playlist_changed(struct api_req *r, struct api_room *room);
  * transaction (added_by 0: nobody), bumps the version and queues the
  * playlist event. The worker needs no notice: an item added at the end is
  * read when the current item ends. Returns the new item id, 0 when no such
- * track exists, -1 on a database error (logged). */
+ * track exists, API_PLAYLIST_FULL when the playlist holds API_PLAYLIST_MAX
+ * items already (nothing changed), -1 on a database error (logged). */
 int64_t api_playlist_append(struct api_req *r, struct api_room *room, int64_t track_id,
     int64_t added_by);
+
+/* Answers 409 "Playlist full" (after an API_PLAYLIST_FULL). */
+void api_playlist_full(struct api_req *r);
 
 /* Returns the room's playlist (items not removed, in order) as a new JSON
  * array of {id, position, added_by, track}, or NULL on a database error. */

@@ -72,9 +72,14 @@ int64_t
 api_playlist_append(struct api_req *r, struct api_room *room, int64_t track_id,
     int64_t added_by)
 {
-	int64_t item = 0;
+	int64_t item = 0, n = 0;
 	int rc;
 
+	if (api_sql_run(r->t->db, &n, "SELECT count(*) FROM playlist_items WHERE room_id = ? "
+	    "AND removed_us IS NULL", "i", room->id) != SQLITE_ROW)
+		return -1;
+	if (n >= API_PLAYLIST_MAX)
+		return API_PLAYLIST_FULL;
 	rc = api_sql_run(r->t->db, &item, "INSERT INTO playlist_items (room_id, track_id, "
 	    "position, added_by, added_us) SELECT ?1, t.id, (SELECT coalesce(max(position), "
 	    "0) + 1 FROM playlist_items WHERE room_id = ?1), nullif(?2, 0), ?3 FROM tracks t "
@@ -85,6 +90,13 @@ api_playlist_append(struct api_req *r, struct api_room *room, int64_t track_id,
 	if (rc != SQLITE_ROW || api_playlist_changed(r, room) < 0)
 		return -1;
 	return item;
+}
+
+void
+api_playlist_full(struct api_req *r)
+{
+	api_problem(r, 409, "Playlist full", "a playlist holds at most %d items; remove "
+	    "some first", API_PLAYLIST_MAX);
 }
 
 /* Sends the playlist with its ETag; status 200 or 201. */
@@ -204,6 +216,8 @@ api_playlist_add(struct api_req *r)
 		if (item == 0)
 			api_problem(r, 404, "No such track", "the library has no track %" PRId64,
 			    (int64_t)json_integer_value(tid));
+		else if (item == API_PLAYLIST_FULL)
+			api_playlist_full(r);
 		else
 			api_problem(r, 500, "Internal error", "database error");
 		return;

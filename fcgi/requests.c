@@ -402,6 +402,8 @@ api_requests_resolve(struct api_req *r)
 		if (item == 0)
 			api_problem(r, 404, "No such track", "the library has no track %"
 			    PRId64, track);
+		else if (item == API_PLAYLIST_FULL)
+			api_playlist_full(r);
 		else
 			api_problem(r, 500, "Internal error", "database error");
 		return;

@@ -293,6 +293,19 @@ fail:
 	api_problem(r, 500, "Internal error", "the room could not be created");
 }
 
+/* Inside the open transaction: 0 when room has a place for one more
+ * person, 1 when API_ROOM_USERS_MAX are present, -1 on a database error. */
+static int
+api_room_has_space(struct api_req *r, const struct api_room *room)
+{
+	int64_t n = 0;
+
+	if (api_sql_run(r->t->db, &n, "SELECT count(*) FROM users WHERE room_id = ? AND "
+	    "left_us IS NULL", "i", room->id) != SQLITE_ROW)
+		return -1;
+	return n >= API_ROOM_USERS_MAX;
+}
+
 void
 api_rooms_join(struct api_req *r)
 {
@@ -309,6 +322,15 @@ api_rooms_join(struct api_req *r)
 		return;
 	u.room_id = room.id;
 	snprintf(u.code, sizeof(u.code), "%s", room.code);
+	if ((rc = api_room_has_space(r, &room)) != 0) {
+		api_tx_rollback(r);
+		if (rc > 0)
+			api_problem(r, 409, "Room full", "room %s has %d people, the most a "
+			    "room holds", room.code, API_ROOM_USERS_MAX);
+		else
+			api_problem(r, 500, "Internal error", "database error");
+		return;
+	}
 	if ((rc = api_user_insert(r->t->db, &u, token, now)) == SQLITE_CONSTRAINT) {
 		api_tx_rollback(r);
 		api_problem(r, 409, "Name taken", "someone in room %s is already called %s",

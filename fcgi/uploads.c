@@ -438,8 +438,10 @@ up_complete(struct api_req *r, struct up_row *row, const char *sha256)
 	if ((open_room && api_room_load(r, row->code, &room) != 0) || api_tx_begin(r) != 0)
 		return;
 	row->done_us = clock_now_us();
-	if ((open_room && (row->item_id = api_playlist_append(r, &room, row->track_id,
-	    row->user_id)) < 0) || api_sql_run(r->t->db, NULL, "UPDATE uploads SET "
+	if (open_room && (row->item_id = api_playlist_append(r, &room, row->track_id,
+	    row->user_id)) == API_PLAYLIST_FULL)
+		row->item_id = 0;	/* in the library; the room's playlist is full */
+	if ((open_room && row->item_id < 0) || api_sql_run(r->t->db, NULL, "UPDATE uploads SET "
 	    "done_us = ?, track_id = ?, item_id = nullif(?, 0) WHERE id = ?", "iiit",
 	    row->done_us, row->track_id, row->item_id, row->id) != SQLITE_DONE) {
 		api_tx_rollback(r);

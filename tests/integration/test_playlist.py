@@ -182,13 +182,44 @@ def t_remove_race(t, s, ctx):
         ws.close()
 
 
+def t_playlist_full(t, s, ctx):
+    """A playlist holds at most 1000 items: the add past it gets 409
+    Playlist full and changes nothing (version, items), and so does
+    approving a request for a track. Filled in SQLite up to 999."""
+    code, ta, _ = create_room(s, "full", playlist="empty")
+    track = ctx["tracks"][0]
+    with sqlite3.connect(os.path.join(s.data, "tutti.db"), timeout=10) as db:
+        rid = db.execute("SELECT id FROM rooms WHERE code = ?", (code,)).fetchone()[0]
+        db.executemany("INSERT INTO playlist_items (room_id, track_id, position) VALUES (?, ?, ?)",
+                       [(rid, track, i + 1) for i in range(999)])
+    st, b, _ = s.request("POST", "/api/rooms/%s/playlist" % code, {"track_id": track}, token=ta,
+                         headers={"If-Match": "*"})
+    t.check(st == 201 and len(b["items"]) == 1000, "the 1000th item is added", st)
+    st, pl, _ = playlist(s, code, ta)
+    st2, b, h = s.request("POST", "/api/rooms/%s/playlist" % code, {"track_id": track}, token=ta,
+                          headers={"If-Match": "*"})
+    st3, pl2, _ = playlist(s, code, ta)
+    t.check(is_problem(st2, b, h, 409) and b.get("title") == "Playlist full" and
+            pl2["version"] == pl["version"] and len(pl2["items"]) == 1000,
+            "the 1001st: 409 Playlist full, the playlist unchanged", b)
+    st, req, _ = s.request("POST", "/api/rooms/%s/requests" % code, {"track_id": track}, token=ta)
+    st2, b, h = s.request("PATCH", "/api/rooms/%s/requests/%d" % (code, req.get("id", 0)),
+                          {"status": "approved"}, token=ta)
+    st3, r2, _ = s.request("GET", "/api/rooms/%s/requests" % code, token=ta)
+    t.check(st == 201 and is_problem(st2, b, h, 409) and
+            any(x["id"] == req["id"] and x["status"] == "pending" for x in r2.get("requests", r2.get("items", []))),
+            "approving a track request into a full playlist: 409, the request still pending",
+            (st, b, r2))
+
+
 def main():
     t = Tap()
     s = Stack(name="playlist")
     ctx = {}
     try:
         s.start()
-        for fn in (t_etag, t_order_remove, t_control, t_remove_current, t_remove_race):
+        for fn in (t_etag, t_order_remove, t_control, t_remove_current, t_remove_race,
+                   t_playlist_full):
             t.run(fn, s, ctx)
     finally:
         s.stop()

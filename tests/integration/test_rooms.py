@@ -5,6 +5,7 @@ of the longest-present user after the admin leaves, and idle rooms closing.
 Run: /usr/bin/python3 tests/integration/test_rooms.py   (TAP output)
 """
 import os
+import sqlite3
 import sys
 import time
 
@@ -244,13 +245,35 @@ def t_other_room(t, s):
     t.check(is_problem(st, body, hdrs, 401), "a token of another room: 401", body)
 
 
+def t_room_full(t, s):
+    """At most 1000 people present in a room: the 1001st join gets 409 and
+    changes nothing; a leave makes room again. The room is filled in SQLite."""
+    code, ta, _ = create_room(s, "host")
+    with sqlite3.connect(os.path.join(s.data, "tutti.db"), timeout=10) as db:
+        rid = db.execute("SELECT id FROM rooms WHERE code = ?", (code,)).fetchone()[0]
+        db.executemany("INSERT INTO users (room_id, name, role, token_hash, joined_us) "
+                       "VALUES (?, ?, 'member', ?, 1)",
+                       [(rid, "filler%d" % i, "%064x" % (rid * 100000 + i)) for i in range(998)])
+    tl, last = join_room(s, code, "last")
+    st, body, hdrs = s.request("POST", "/api/rooms/%s/join" % code, {"name": "extra"})
+    t.check(is_problem(st, body, hdrs, 409) and "1000" in body.get("detail", ""),
+            "the 1001st person gets 409 Room full", body)
+    with sqlite3.connect(os.path.join(s.data, "tutti.db"), timeout=10) as db:
+        n = db.execute("SELECT count(*) FROM users WHERE room_id = ? AND left_us IS NULL "
+                       "AND name = 'extra'", (rid,)).fetchone()[0]
+    t.check(n == 0, "the refused join left no user behind", n)
+    st, _, _ = s.request("POST", "/api/rooms/%s/leave" % code, token=tl)
+    st2, body, _ = s.request("POST", "/api/rooms/%s/join" % code, {"name": "extra"})
+    t.check(st == 204 and st2 == 201, "after someone leaves there is room again", (st, st2, body))
+
+
 def main():
     t = Tap()
     s = Stack(name="rooms", env={"TUTTI_WORKER_OPTS": "-g %d -I %d" % (GRACE_MS, IDLE_S)})
     try:
         s.start()
         for fn in (t_create, t_public_list, t_get_and_settings, t_join_leave, t_admin_handover,
-                   t_remove, t_promotion, t_close, t_idle_close, t_other_room):
+                   t_remove, t_promotion, t_close, t_idle_close, t_other_room, t_room_full):
             t.run(fn, s)
     finally:
         s.stop()
