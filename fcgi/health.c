@@ -1,7 +1,8 @@
 /*
  * health.c - GET /api/healthz: whether this API process can reach SQLite
- * and Redis, and whether a playback worker is alive. 200 when the API can
- * serve ("ok", or "degraded" without a worker), 503 otherwise.
+ * and Redis, whether a playback worker is alive, and how many rooms are
+ * open and people online. 200 when the API can serve ("ok", or "degraded"
+ * without a worker), 503 otherwise.
  */
 #include "api.h"
 #include "clock.h"
@@ -12,9 +13,12 @@ void
 api_health(struct api_req *r)
 {
 	redisReply *rep;
+	int64_t rooms = 0, online = 0;
 	int db_ok, redis_ok = 0, worker_ok = 0;
 
-	db_ok = api_sql_run(r->t->db, NULL, "SELECT 1", "") == SQLITE_ROW &&
+	db_ok = api_sql_run(r->t->db, &rooms, "SELECT count(*) FROM rooms WHERE "
+	    "closed_us IS NULL", "") == SQLITE_ROW && api_sql_run(r->t->db, &online,
+	    "SELECT count(*) FROM users WHERE online = 1 AND left_us IS NULL", "") == SQLITE_ROW &&
 	    db_schema_version(r->t->db) > 0;
 	if ((rep = api_redis_cmd(r->t, "PING")) != NULL) {
 		redis_ok = rep->type == REDIS_REPLY_STATUS;
@@ -24,9 +28,10 @@ api_health(struct api_req *r)
 		worker_ok = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
 		freeReplyObject(rep);
 	}
-	api_reply(r, db_ok && redis_ok ? 200 : 503, json_pack("{s:s, s:b, s:b, s:b, s:I}",
-	    "status", !(db_ok && redis_ok) ? "failing" : worker_ok ? "ok" : "degraded",
+	api_reply(r, db_ok && redis_ok ? 200 : 503, json_pack("{s:s, s:b, s:b, s:b, s:I, s:I, "
+	    "s:I}", "status", !(db_ok && redis_ok) ? "failing" : worker_ok ? "ok" : "degraded",
 	    "db", db_ok, "redis", redis_ok, "worker", worker_ok,
+	    "rooms", (json_int_t)rooms, "online", (json_int_t)online,
 	    "now_us", (json_int_t)clock_now_us()), NULL);
 }
 

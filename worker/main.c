@@ -16,7 +16,7 @@
 #define MAIN_SYNOPSIS \
 "     tutti-worker [-v] [-d datadir] [-R redis] [-i id] [-L lead_ms] [-M margin_ms]\n" \
 "                  [-X lead_max_ms] [-b beacon_ms]\n" \
-"                  [-g grace_ms] [-I idle_s] [-s sweep_ms] [-l lease_ms]\n"
+"                  [-g grace_ms] [-I idle_s] [-P retain_s] [-s sweep_ms] [-l lease_ms]\n"
 
 /* Prints the manual page on stdout (-h), or the synopsis on stderr after a
  * usage error. */
@@ -83,8 +83,13 @@ MAIN_SYNOPSIS
 "     -I idle_s    how long a room may stay empty (nobody present, or nobody\n"
 "                  listening since the last listener left) before it is closed, 1 to\n"
 "                  31536000 (default: 1800).\n"
-"     -s sweep_ms  period of the sweep that promotes admins, closes idle rooms\n"
-"                  and checks the relays, 50 to 60000 (default: 1000).\n"
+"     -P retain_s  how long the rows of a closed room are kept (its chat,\n"
+"                  requests, people, playlist and uploads; the library's\n"
+"                  tracks stay) before the sweep deletes them, 1 to 315360000,\n"
+"                  or 0 to keep them for ever (default: 2592000, 30 days).\n"
+"     -s sweep_ms  period of the sweep that promotes admins, closes idle rooms,\n"
+"                  purges closed ones and checks the relays, 50 to 60000\n"
+"                  (default: 1000).\n"
 "     -l lease_ms  expiry of the lease, 300 to 60000 (default: 2000): a standby\n"
 "                  takes over from a dead worker between 2/3 of it and 4/3 of it\n"
 "                  after the death.\n"
@@ -140,10 +145,10 @@ main_options(int argc, char **argv, struct worker_config *cfg, const char **data
 {
 	long margin_ms = LEAD_MARGIN_MS_DEFAULT, max_ms = LEAD_MAX_MS_DEFAULT;
 	long lead_ms = LEAD_MIN_MS_DEFAULT, beacon_ms = 1000, grace_ms = 5000, idle_s = 1800;
-	long sweep_ms = 1000, lease_ms = 2000;
+	long sweep_ms = 1000, lease_ms = 2000, retain_s = 30L * 86400;
 	int c;
 
-	while ((c = getopt(argc, argv, "d:R:i:L:M:X:b:g:I:s:l:vh")) != -1) {
+	while ((c = getopt(argc, argv, "d:R:i:L:M:X:b:g:I:P:s:l:vh")) != -1) {
 		switch (c) {
 		case 'd': *datadir = optarg; break;
 		case 'R': cfg->redis = optarg; break;
@@ -184,6 +189,12 @@ main_options(int argc, char **argv, struct worker_config *cfg, const char **data
 				return -1;
 			}
 			break;
+		case 'P':
+			if (main_number(optarg, 0, 315360000, &retain_s) != 0) {
+				fprintf(stderr, "tutti-worker: -P takes 0 to 315360000 (s)\n");
+				return -1;
+			}
+			break;
 		case 's':
 			if (main_number(optarg, 50, 60000, &sweep_ms) != 0) {
 				fprintf(stderr, "tutti-worker: -s takes 50 to 60000 (ms)\n");
@@ -210,6 +221,7 @@ main_options(int argc, char **argv, struct worker_config *cfg, const char **data
 	cfg->beacon_ms = beacon_ms;
 	cfg->grace_us = (int64_t)grace_ms * 1000;
 	cfg->idle_us = (int64_t)idle_s * 1000000;
+	cfg->retain_us = (int64_t)retain_s * 1000000;
 	cfg->sweep_ms = sweep_ms;
 	cfg->lease_ms = lease_ms;
 	return 0;

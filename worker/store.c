@@ -19,7 +19,8 @@ enum store_sql {
 	SQL_DUE_ADMIN, SQL_DUE_IDLE, SQL_ADMIN_DUE_ROOM, SQL_ELDEST, SQL_MAKE_ADMIN,
 	SQL_ADMIN_FOUND, SQL_CHAT_SYSTEM, SQL_CLOSE_IDLE, SQL_USERS_CLOSED, SQL_DEMOTE,
 	SQL_USER_PRESENCE, SQL_SET_ONLINE, SQL_TALLY, SQL_MARKS, SQL_SET_MARKS, SQL_SUCCESSOR,
-	SQL_FENCE_TAKE, SQL_FENCE, SQL_COUNT
+	SQL_FENCE_TAKE, SQL_FENCE, SQL_DUE_PURGE, SQL_PURGE_CHECK, SQL_PURGE_FIRST,
+	SQL_PURGE_LAST = SQL_PURGE_FIRST + 6, SQL_COUNT
 };
 
 static const char *const store_sql_text[SQL_COUNT] = {
@@ -40,6 +41,18 @@ static const char *const store_sql_text[SQL_COUNT] = {
 	[SQL_SUCCESSOR] = "SELECT n.id FROM playlist_items c JOIN playlist_items n "
 	    "ON n.room_id = c.room_id AND n.removed_us IS NULL AND n.position > c.position "
 	    "WHERE c.id = ? ORDER BY n.position LIMIT 1",
+	/* The purge of rooms closed long ago (?1 room id, ?2 due), children
+	 * first: every reference to a row is deleted before the row. */
+	[SQL_DUE_PURGE] = "SELECT id, closed_us FROM rooms WHERE closed_us IS NOT NULL "
+	    "AND closed_us <= ?1 AND (closed_us, id) > (?2, ?3) ORDER BY closed_us, id LIMIT ?4",
+	[SQL_PURGE_CHECK] = "SELECT code FROM rooms WHERE id = ?1 AND closed_us <= ?2",
+	[SQL_PURGE_FIRST] = "DELETE FROM playback WHERE room_id = ?1",
+	[SQL_PURGE_FIRST + 1] = "DELETE FROM requests WHERE room_id = ?1",
+	[SQL_PURGE_FIRST + 2] = "DELETE FROM uploads WHERE room_id = ?1",
+	[SQL_PURGE_FIRST + 3] = "DELETE FROM chat WHERE room_id = ?1",
+	[SQL_PURGE_FIRST + 4] = "DELETE FROM playlist_items WHERE room_id = ?1",
+	[SQL_PURGE_FIRST + 5] = "DELETE FROM users WHERE room_id = ?1",
+	[SQL_PURGE_LAST] = "DELETE FROM rooms WHERE id = ?1",
 	/* The fencing token (sql/008_worker_fence.sql). */
 	[SQL_FENCE_TAKE] = "UPDATE worker_fence SET epoch = epoch + 1, holder = ?, since_us = ? "
 	    "WHERE id = 1 RETURNING epoch",
@@ -482,7 +495,8 @@ int
 store_due(struct store *st, enum store_due_kind kind, int64_t due_us,
     struct store_cursor *cur, int64_t *ids, size_t max, size_t *n)
 {
-	sqlite3_stmt *s = st->st[kind == STORE_DUE_ADMIN ? SQL_DUE_ADMIN : SQL_DUE_IDLE];
+	sqlite3_stmt *s = st->st[kind == STORE_DUE_ADMIN ? SQL_DUE_ADMIN :
+	    kind == STORE_DUE_IDLE ? SQL_DUE_IDLE : SQL_DUE_PURGE];
 	struct store_cursor last = *cur;
 	int rc = SQLITE_DONE;
 
@@ -721,4 +735,29 @@ store_set_marks(struct store *st, int64_t room_id, const struct roles_marks *m)
 	store_bind_mark(s, 2, m->empty_since_us);
 	sqlite3_bind_int64(s, 3, room_id);
 	return store_run(st, s);
+}
+
+int
+store_purge_room(struct store *st, int64_t room_id, int64_t due_us, char *code,
+    size_t code_size, int64_t *rows)
+{
+	sqlite3_stmt *s = st->st[SQL_PURGE_CHECK];
+	int rc, q;
+
+	*rows = 0;
+	sqlite3_bind_int64(s, 1, room_id);
+	sqlite3_bind_int64(s, 2, due_us);
+	if ((rc = store_step(st, s)) == SQLITE_ROW)
+		store_text(s, 0, code, code_size);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 1 : -1;
+	for (q = SQL_PURGE_FIRST; q <= SQL_PURGE_LAST; q++) {
+		sqlite3_bind_int64(st->st[q], 1, room_id);
+		if (store_run(st, st->st[q]) != 0)
+			return -1;
+		*rows += sqlite3_changes(st->db);
+	}
+	return 0;
 }

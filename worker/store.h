@@ -59,7 +59,8 @@ struct store_presence {
 /* What the sweep looks for. */
 enum store_due_kind {
 	STORE_DUE_ADMIN,	/* admin_lost_us <= due: promote someone */
-	STORE_DUE_IDLE		/* empty_since_us <= due: close the room */
+	STORE_DUE_IDLE,		/* empty_since_us <= due: close the room */
+	STORE_DUE_PURGE		/* closed_us <= due: delete the room's rows */
 };
 
 /* Where the sweep's next query of one kind resumes: after (at_us, id). */
@@ -95,6 +96,16 @@ void store_close(struct store *st);
  * returns -1 with no transaction open, and so does every later write:
  * store_fenced() then says so. */
 int store_begin(struct store *st, int write);
+
+/* Inside a write transaction: deletes the room room_id when it was closed
+ * at due_us or earlier, with everything that belongs to it (its playback,
+ * requests, uploads, chat, playlist items and users; the library's tracks
+ * stay). Writes its code into code (code_size bytes) and the number of
+ * rows deleted into *rows. Returns 0, 1 when the room is not such a room
+ * (open again cannot happen, gone already can), -1 on a database error
+ * (logged). */
+int store_purge_room(struct store *st, int64_t room_id, int64_t due_us, char *code,
+    size_t code_size, int64_t *rows);
 
 /* Takes the fencing token (sql/008_worker_fence.sql): bumps the epoch in
  * its own write transaction, naming holder (copied by SQLite) and now_us,

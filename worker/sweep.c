@@ -1,5 +1,6 @@
 /*
- * sweep.c - admin promotion and idle close (see sweep.h). The API records
+ * sweep.c - admin promotion, idle close and the purge of rooms closed
+ * longer than the retention (see sweep.h). The API records
  * when a room lost its admin (rooms.admin_lost_us) and when it became empty
  * (rooms.empty_since_us); the worker acts once the grace period or the idle
  * time has passed. Every transaction re-checks its condition, since the API
@@ -101,6 +102,30 @@ sweep_close_idle(struct worker *w, int64_t room_id, int64_t due_us, int64_t now_
 	return 0;
 }
 
+/* Deletes a room closed at due_us or earlier with all its rows. Returns 0,
+ * or -1 on a database error (logged). */
+static int
+sweep_purge(struct worker *w, int64_t room_id, int64_t due_us, int64_t now_us)
+{
+	struct store *st = w->store;
+	char code[16];
+	int64_t rows;
+	int rc;
+
+	(void)now_us;
+	if (store_begin(st, 1) != 0)
+		return -1;
+	if ((rc = store_purge_room(st, room_id, due_us, code, sizeof(code), &rows)) != 0) {
+		store_rollback(st);
+		return rc < 0 ? -1 : 0;
+	}
+	if (store_commit(st) != 0)
+		return -1;
+	log_info("room %s: purged, closed for longer than %lld s (%lld rows)", code,
+	    (long long)(w->cfg.retain_us / 1000000), (long long)rows);
+	return 0;
+}
+
 typedef int sweep_fn(struct worker *w, int64_t room_id, int64_t due_us, int64_t now_us);
 
 /* One batch of one kind from *cur on (store_due() moves it). */
@@ -130,6 +155,9 @@ sweep_run(struct worker *w, int64_t now_us)
 	    &sw->admin, sweep_promote);
 	sweep_kind(w, STORE_DUE_IDLE, sweep_before(now_us, w->cfg.idle_us), now_us,
 	    &sw->idle, sweep_close_idle);
+	if (w->cfg.retain_us > 0)
+		sweep_kind(w, STORE_DUE_PURGE, sweep_before(now_us, w->cfg.retain_us), now_us,
+		    &sw->purge, sweep_purge);
 	relays_check(w);
 }
 
@@ -147,6 +175,7 @@ sweep_init(struct worker *w)
 {
 	w->sweep.admin = (struct store_cursor){ INT64_MIN, 0 };
 	w->sweep.idle = (struct store_cursor){ INT64_MIN, 0 };
+	w->sweep.purge = (struct store_cursor){ INT64_MIN, 0 };
 	w->sweep.timer.data = w;
 	return uv_timer_init(&w->loop, &w->sweep.timer);
 }

@@ -21,6 +21,7 @@ struct sweep {
 	uv_timer_t timer;
 	struct store_cursor admin;	/* where the promotions resume */
 	struct store_cursor idle;	/* where the idle closes resume */
+	struct store_cursor purge;	/* where the purges resume */
 	int relays_busy;		/* commands of the dead relay check in flight */
 };
 

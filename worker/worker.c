@@ -242,10 +242,11 @@ int
 worker_run(struct worker *w)
 {
 	log_info("worker %s: lead %lld ms, beacons every %lld ms, sweep every %lld ms "
-	    "(grace %lld ms, idle %lld s), lease %lld ms", w->cfg.id,
+	    "(grace %lld ms, idle %lld s, retention %lld s), lease %lld ms", w->cfg.id,
 	    (long long)w->cfg.lead_us / 1000, (long long)w->cfg.beacon_ms,
 	    (long long)w->cfg.sweep_ms, (long long)w->cfg.grace_us / 1000,
-	    (long long)w->cfg.idle_us / 1000000, (long long)w->cfg.lease_ms);
+	    (long long)w->cfg.idle_us / 1000000, (long long)w->cfg.retain_us / 1000000,
+	    (long long)w->cfg.lease_ms);
 	rconn_start(&w->rd);
 	rconn_start(&w->wr);
 	uv_run(&w->loop, UV_RUN_DEFAULT);

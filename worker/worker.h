@@ -35,6 +35,7 @@ struct worker_config {
 	int64_t beacon_ms;	/* beacon period of a playing room */
 	int64_t grace_us;	/* admin gone this long: promote someone */
 	int64_t idle_us;	/* room empty this long: close it */
+	int64_t retain_us;	/* room closed this long: purge it (0: never) */
 	int64_t sweep_ms;	/* period of the sweep (promotions, idle closes) */
 	int64_t lease_ms;	/* expiry of the lease; renewed every third of it */
 };

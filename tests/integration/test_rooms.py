@@ -11,12 +11,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from stack import (Stack, Tap, create_room, is_problem, join_room,  # noqa: E402
-                   recv_until)
+                   recv_until, wait_for)
 
 import websocket  # noqa: E402
 
 GRACE_MS = 600
 IDLE_S = 2
+RETAIN_S = 2
 
 
 def room(s, code, token):
@@ -267,13 +268,74 @@ def t_room_full(t, s):
     t.check(st == 204 and st2 == 201, "after someone leaves there is room again", (st, st2, body))
 
 
+def t_health_counts(t, s):
+    """/api/healthz counts the open rooms and the people online."""
+    h0 = s.request("GET", "/api/healthz")[1]
+    code, ta, _ = create_room(s, "counted")
+    h1 = s.request("GET", "/api/healthz")[1]
+    ws = websocket.create_connection(s.ws_url(code, ta), timeout=5)
+    try:
+        h2 = wait_for(lambda: (lambda h: h if h["online"] == h1["online"] + 1 else None)(
+            s.request("GET", "/api/healthz")[1]), 5)
+    finally:
+        ws.close()
+    s.request("DELETE", "/api/rooms/" + code, token=ta)
+    h3 = s.request("GET", "/api/healthz")[1]
+    t.check(isinstance(h0.get("rooms"), int) and h1["rooms"] == h0["rooms"] + 1 and
+            h2 is not None and h3["rooms"] == h0["rooms"],
+            "healthz counts open rooms and people online (a room opens, a listener connects, "
+            "the room closes)", (h0, h1, h2, h3))
+
+
+def t_purge(t, s):
+    """A closed room is deleted with all its rows once closed longer than the
+    worker's retention (-P RETAIN_S here); the library keeps its tracks."""
+    code, ta, _ = create_room(s, "gone")
+    tb, _ = join_room(s, code, "bob")
+    s.request("POST", "/api/rooms/%s/chat" % code, {"text": "hello"}, token=tb)
+    s.request("POST", "/api/rooms/%s/requests" % code, {"text": "a song"}, token=tb)
+    s.request("POST", "/api/rooms/%s/control" % code, {"action": "play"}, token=ta)
+    path = os.path.join(s.data, "tutti.db")
+    tables = ("users", "chat", "requests", "playlist_items", "playback")
+
+    def rows():
+        with sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10) as db:
+            rid = db.execute("SELECT id FROM rooms WHERE code = ?", (code,)).fetchone()
+            if rid is None:
+                return None
+            return {tb_: db.execute("SELECT count(*) FROM %s WHERE room_id = ?" % tb_,
+                                    (rid[0],)).fetchone()[0] for tb_ in tables}
+    before = rows()
+    with sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10) as db:
+        tracks = db.execute("SELECT count(*) FROM tracks").fetchone()[0]
+    st, _, _ = s.request("DELETE", "/api/rooms/" + code, token=ta)
+    kept = rows()
+    t.check(st == 204 and before and all(before[x] > 0 for x in tables) and kept == before,
+            "a closed room keeps its rows at first", (st, before, kept))
+    gone = wait_for(lambda: rows() is None, RETAIN_S + 6)
+    with sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10) as db:
+        fk = db.execute("PRAGMA foreign_key_check").fetchall()
+        left = {x: db.execute("SELECT count(*) FROM %s WHERE room_id NOT IN "
+                              "(SELECT id FROM rooms)" % x).fetchone()[0] for x in tables}
+        tracks2 = db.execute("SELECT count(*) FROM tracks").fetchone()[0]
+    t.check(gone and not fk and not any(left.values()) and tracks2 == tracks,
+            "after the retention the room and everything of it is deleted; the library stays",
+            (gone, fk, left, tracks, tracks2))
+    t.check("room %s: purged" % code in s.logtext(limit=None), "the worker logs the purge")
+    st, body, hdrs = s.request("GET", "/api/rooms/" + code, token=ta)
+    t.check(is_problem(st, body, hdrs, 404) or is_problem(st, body, hdrs, 401),
+            "the purged room's token gets a problem answer", (st, body))
+
+
 def main():
     t = Tap()
-    s = Stack(name="rooms", env={"TUTTI_WORKER_OPTS": "-g %d -I %d" % (GRACE_MS, IDLE_S)})
+    s = Stack(name="rooms", env={"TUTTI_WORKER_OPTS": "-g %d -I %d -P %d" % (GRACE_MS, IDLE_S,
+                                                                          RETAIN_S)})
     try:
         s.start()
         for fn in (t_create, t_public_list, t_get_and_settings, t_join_leave, t_admin_handover,
-                   t_remove, t_promotion, t_close, t_idle_close, t_other_room, t_room_full):
+                   t_remove, t_promotion, t_close, t_idle_close, t_other_room, t_room_full,
+                   t_health_counts, t_purge):
             t.run(fn, s)
     finally:
         s.stop()
