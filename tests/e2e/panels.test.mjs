@@ -1,7 +1,9 @@
 // panels.test.mjs - browser end-to-end test of the chat, requests and upload
 // panels: three pages in one room chat, ask for songs the admin approves or
-// rejects, and upload MP3s over tus (a dropped connection, a reload mid-file,
-// refused files). Headless Chromium via playwright-core against a running
+// rejects, add library tracks straight to the playlist (by the room policy),
+// fulfil a free-text request with a library track (Find…), and upload MP3s
+// over tus (a dropped connection, a reload mid-file, refused files, a title
+// with markup). Headless Chromium via playwright-core against a running
 // stack: TUTTI_URL=http://127.0.0.1:PORT. Prints TAP; exits 1 on a failure.
 
 import {execFileSync} from 'node:child_process';
@@ -15,6 +17,7 @@ const STEP_MS = 20000;           // the longest one step may wait
 const TOTAL_MS = 150000;         // the whole run
 const MARKUP = '<img src=x onerror=window.__x=1>';
 const SCRIPT = '<script>window.__y=1</script><b>bold?</b>';
+const TAG_TITLE = '<img src=x onerror=window.__t=1>';	// an uploaded MP3's ID3 title
 
 /** Polls fn until it returns a truthy value (harness.mjs until) with this test's step limit. */
 const until = (fn, timeoutMs = STEP_MS, everyMs = 50) => waitFor(fn, timeoutMs, everyMs);
@@ -49,6 +52,7 @@ function makeAudio(dir) {
 		// Larger than the first 4 MiB PATCH, so a drop after it leaves a partial upload.
 		big: mp3('big-one', 'Big Resume', ['whitenoise'], 150, 320),
 		big2: mp3('big-two', 'Big Reload', ['pinknoise'], 150, 320),
+		tagged: mp3('tagged', TAG_TITLE, ['sine', '550'], 3, 128),
 		noise: join(dir, 'not-really.mp3'),
 		empty: join(dir, 'empty.mp3'),
 		wav: join(dir, 'tone.wav'),
@@ -86,6 +90,13 @@ const systemTexts = (page) => page.$$eval('#chat-panel .chat-log li.system', (ns
 const playlistText = (page) => page.textContent('#playlist');
 const playlistCount = (page) => page.locator('#playlist li').count();
 const approveButtons = (page) => page.locator('#requests-panel li[data-request] button', {hasText: /^Approve$/}).count();
+/** The playlist of page as [{id, title}], in order. */
+const playlistItems = (page) => page.$$eval('#playlist li[data-item]', (ns) => ns.map((n) => ({
+	id: Number(n.dataset.item), title: n.querySelector('.title')?.textContent ?? '',
+})));
+/** The button labels of the search result rows of page whose text has title. */
+const resultButtons = (page, title) => page.locator('#requests-panel li.track-result', {hasText: title}).locator('button').allTextContents();
+const panelStatus = (page) => page.textContent('#requests-panel .panel-status');
 
 async function enterRoom({page, who}, code) {
 	if (code) {
@@ -282,6 +293,201 @@ async function requests(alice, bob) {
 		check(!!gone, `${who} sees the free-text request leave the pending list as rejected`);
 	}
 	check(await playlistCount(A) === before + 1, 'the rejected request added nothing to the playlist');
+}
+
+/**
+ * Waits until the playlist of every page has exactly one item more than
+ * before (a list of item ids) and that item is titled title; returns the
+ * new item's id, or null.
+ */
+async function newItemEverywhere(pages, before, title) {
+	let id = null;
+	for (const {page, who} of pages) {
+		const found = await until(async () => {
+			const items = await playlistItems(page);
+			const fresh = items.filter((it) => !before.includes(it.id));
+			return items.length === before.length + 1 && fresh.length === 1 && fresh[0].title === title ? fresh[0].id : null;
+		});
+		check(!!found && (id === null || found === id), `${who}'s playlist shows the new “${title}” item`,
+			JSON.stringify((await playlistItems(page)).slice(-3)));
+		id ??= found;
+	}
+	return id;
+}
+
+/** The user id of name in the room (GET …/users with token). */
+async function userId(code, token, name) {
+	const users = (await api('GET', `/api/rooms/${code}/users`, {token})).data?.users ?? [];
+	return users.find((u) => u.name === name)?.id ?? null;
+}
+
+/**
+ * Adding a library track from the search results: "Add" for the admin (a
+ * stale version: 412, refetch, one retry), "Request" for a member under
+ * policy admin, "Add" for him too under policy "everyone"; errors shown.
+ */
+async function libraryAdds(alice, bob, carol, code) {
+	const A = alice.page;
+	const B = bob.page;
+	const pages = [alice, bob, carol];
+	const token = await tokenOf(A, code);
+	const title = 'Pluck Arpeggio';
+
+	await A.fill('#requests-panel input[name=q]', 'pluck');
+	const shown = await until(async () => (await resultButtons(A, title)).length === 1);
+	check(!!shown && JSON.stringify(await resultButtons(A, title)) === '["Add"]',
+		'alice (the admin) gets "Add", not "Request", on a search result', JSON.stringify(await resultButtons(A, title)));
+	await B.fill('#requests-panel input[name=q]', 'pluck');
+	const bobShown = await until(async () => (await resultButtons(B, title)).length === 1);
+	check(!!bobShown && JSON.stringify(await resultButtons(B, title)) === '["Request"]',
+		'bob (a member under policy admin) gets "Request", not "Add"', JSON.stringify(await resultButtons(B, title)));
+
+	// The first POST goes out with a stale If-Match: the page fetches the version and retries once.
+	const before = (await playlistItems(A)).map((it) => it.id);
+	const calls = [];
+	const onResponse = (res) => {
+		if (new URL(res.url()).pathname === `/api/rooms/${code}/playlist`)
+			calls.push(`${res.request().method()} ${res.status()}`);
+	};
+	A.on('response', onResponse);
+	let stale = true;
+	await A.route('**/api/rooms/*/playlist', (route) => {
+		const req = route.request();
+		if (req.method() !== 'POST' || !stale)
+			return route.continue();
+		stale = false;
+		return route.continue({headers: {...req.headers(), 'if-match': '"999999"'}});
+	});
+	await A.locator('#requests-panel li.track-result', {hasText: title}).getByRole('button', {name: 'Add', exact: true}).click();
+	const said = await until(async () => (await panelStatus(A)) === `Added “${title}” to the playlist.`);
+	check(!!said, 'alice\'s panel says "Added “Pluck Arpeggio” to the playlist."', await panelStatus(A));
+	check(JSON.stringify(calls) === '["POST 412","GET 200","POST 201"]',
+		'on a stale version (412) the page fetched the playlist and retried once', JSON.stringify(calls));
+	A.off('response', onResponse);
+	await A.unroute('**/api/rooms/*/playlist');
+	const aliceItem = await newItemEverywhere(pages, before, title);
+	const aliceId = await userId(code, token, 'alice');
+	const listed = (await api('GET', `/api/rooms/${code}/playlist`, {token})).data?.items ?? [];
+	const added = listed.find((it) => it.id === aliceItem);
+	check(added?.track?.title === title && added.added_by === aliceId && aliceId !== null,
+		'the server has the item, added by alice', JSON.stringify(added));
+
+	// A refusal (here a full playlist, answered by a stand-in) is shown in the panel.
+	await A.route('**/api/rooms/*/playlist', (route) => route.request().method() !== 'POST' ? route.continue() :
+		route.fulfill({status: 409, contentType: 'application/problem+json',
+			body: JSON.stringify({type: 'about:blank', title: 'Playlist full', status: 409, detail: 'a playlist holds at most 1000 items'})}));
+	await A.locator('#requests-panel li.track-result', {hasText: title}).getByRole('button', {name: 'Add', exact: true}).click();
+	const full = await until(async () => /^Not added: Playlist full/.test(await panelStatus(A)));
+	check(!!full, 'a 409 "Playlist full" is shown in the panel\'s status', await panelStatus(A));
+	await A.unroute('**/api/rooms/*/playlist');
+
+	// Policy "everyone": bob's result turns into "Add" at once, and it works for him.
+	let r = await api('PATCH', `/api/rooms/${code}`, {token, body: {policy: 'everyone'}});
+	check(r.status === 200, 'alice sets the policy to everyone', JSON.stringify(r.data));
+	const flipped = await until(async () => JSON.stringify(await resultButtons(B, title)) === '["Add"]');
+	check(!!flipped, 'under policy everyone bob sees "Add" on the same result', JSON.stringify(await resultButtons(B, title)));
+	const before2 = (await playlistItems(B)).map((it) => it.id);
+	await B.locator('#requests-panel li.track-result', {hasText: title}).getByRole('button', {name: 'Add', exact: true}).click();
+	const bobSaid = await until(async () => (await panelStatus(B)) === `Added “${title}” to the playlist.`);
+	check(!!bobSaid, 'bob\'s panel says the track was added', await panelStatus(B));
+	const bobItem = await newItemEverywhere(pages, before2, title);
+	const bobId = await userId(code, token, 'bob');
+	const again = (await api('GET', `/api/rooms/${code}/playlist`, {token})).data?.items ?? [];
+	check(again.find((it) => it.id === bobItem)?.added_by === bobId && bobId !== null, 'the server has bob\'s item, added by bob',
+		JSON.stringify(again.slice(-2)));
+
+	r = await api('PATCH', `/api/rooms/${code}`, {token, body: {policy: 'admin'}});
+	const back = await until(async () => JSON.stringify(await resultButtons(B, title)) === '["Request"]');
+	check(r.status === 200 && !!back, 'back under policy admin bob sees "Request" again', JSON.stringify(await resultButtons(B, title)));
+	for (const page of [A, B])
+		await page.fill('#requests-panel input[name=q]', '');
+}
+
+/**
+ * Find…: alice fulfils bob's free-text request with a library track, from
+ * the keyboard; Escape and Cancel leave the mode.
+ */
+async function fulfil(alice, bob, carol, code) {
+	const A = alice.page;
+	const B = bob.page;
+	const token = await tokenOf(A, code);
+	const wish = 'metronome';
+	const title = 'Metronome 120';
+	const findOf = (page) => page.locator('#requests-panel .request-list li[data-request]', {hasText: wish})
+		.getByRole('button', {name: 'Find…'});
+	const useButtons = (page) => page.locator('#requests-panel li.track-result button', {hasText: /^Use for /});
+	const focused = () => A.evaluate(() => ({
+		focus: document.activeElement?.dataset?.focus ?? null,
+		name: document.activeElement?.getAttribute('name') ?? null,
+	}));
+
+	await B.fill('#requests-panel input[name=text]', wish);
+	await B.press('#requests-panel input[name=text]', 'Enter');
+	const find = await until(async () => (await findOf(A).count()) === 1 ? findOf(A) : null);
+	if (!check(!!find, 'alice has a "Find…" button on bob\'s free-text request', await A.textContent('#requests-panel .request-list')))
+		return;
+	check(await findOf(B).count() === 0 && await B.locator('#requests-panel .request-list li[data-request]', {hasText: wish}).count() === 1,
+		'bob sees his request but no "Find…"');
+
+	// Find… from the keyboard: the text goes into the search, every result offers "Use for".
+	await find.focus();
+	await A.keyboard.press('Enter');
+	let mode = await until(async () => {
+		const labels = await resultButtons(A, title);
+		return labels.length === 1 && labels[0] === `Use for “${wish}”` ? labels : null;
+	});
+	check(!!mode && await A.inputValue('#requests-panel input[name=q]') === wish &&
+		(await focused()).name === 'q' && await find.getAttribute('aria-pressed') === 'true' &&
+		await A.locator('#requests-panel .fulfil-bar').isVisible(),
+	'Find… puts the request\'s text into the search (focused) and each result offers "Use for “metronome”"',
+	JSON.stringify({labels: await resultButtons(A, title), q: await A.inputValue('#requests-panel input[name=q]'), focus: await focused()}));
+	check(await useButtons(B).count() === 0, 'bob\'s page knows nothing of it');
+
+	// Escape leaves the mode; focus goes back to Find….
+	await A.keyboard.press('Escape');
+	const left = await until(async () => (await useButtons(A).count()) === 0 &&
+		JSON.stringify(await resultButtons(A, title)) === '["Add"]' && !(await A.locator('#requests-panel .fulfil-bar').isVisible()));
+	const f = await focused();
+	check(!!left && /:find$/.test(f.focus ?? '') && await A.inputValue('#requests-panel input[name=q]') === wish,
+		'Escape leaves the mode (the results offer "Add" again), focus back on Find…', JSON.stringify(f));
+
+	// Cancel does the same.
+	await A.keyboard.press('Enter');
+	mode = await until(async () => (await useButtons(A).count()) > 0);
+	await A.locator('#requests-panel .fulfil-bar').getByRole('button', {name: 'Cancel'}).click();
+	const cancelled = await until(async () => (await useButtons(A).count()) === 0 && (await findOf(A).getAttribute('aria-pressed')) === 'false');
+	check(!!mode && !!cancelled, 'Cancel leaves the mode too');
+
+	// Once more, and choose the track with the keyboard.
+	const before = (await playlistItems(A)).map((it) => it.id);
+	await findOf(A).focus();
+	await A.keyboard.press('Enter');
+	const use = await until(async () => {
+		const b = A.locator('#requests-panel li.track-result', {hasText: title}).getByRole('button', {name: /^Use for /});
+		return (await b.count()) === 1 ? b : null;
+	});
+	if (!check(!!use, 'the "Use for" button is back'))
+		return;
+	await use.focus();
+	await A.keyboard.press('Enter');
+	for (const {page, who} of [alice, bob]) {
+		const done = await until(async () => (await page.locator('#requests-panel .request-list li', {hasText: wish}).count()) === 0 &&
+			(await page.locator('#requests-panel .request-outcomes li[data-status=approved]', {hasText: wish}).count()) === 1);
+		check(!!done, `${who} sees bob's free-text request approved`);
+	}
+	const item = await newItemEverywhere([alice, bob, carol], before, title);
+	const bobId = await userId(code, token, 'bob');
+	const items = (await api('GET', `/api/rooms/${code}/playlist`, {token})).data?.items ?? [];
+	const got = items.find((it) => it.id === item);
+	check(got?.track?.title === title && got.added_by === bobId && bobId !== null,
+		'the playlist gained Metronome 120 with added_by bob', JSON.stringify(got));
+	const reqs = (await api('GET', `/api/rooms/${code}/requests?status=approved`, {token})).data?.requests ?? [];
+	const req = reqs.find((x) => x.text === wish);
+	check(req?.track?.title === title && req.item_id === item, 'the server has the request approved with that track and item',
+		JSON.stringify(req));
+	check(await useButtons(A).count() === 0 && /^Approved bob's request “metronome” with “Metronome 120”\.$/.test(await panelStatus(A)),
+		'after the choice the mode ends and alice\'s panel says what was done', await panelStatus(A));
+	await A.fill('#requests-panel input[name=q]', '');
 }
 
 /** Waits until every upload row of page is in a final state; returns [{name, state, status, value, max}]. */
@@ -491,6 +697,37 @@ async function uploads(alice, bob, files) {
 	check(count2 === 0, 'the refused file made no track');
 }
 
+/** An uploaded MP3 whose ID3 title is markup: literal text on every page, nothing of it ran. */
+async function taggedUpload(alice, bob, carol, files) {
+	const A = alice.page;
+	const before = (await playlistItems(A)).map((it) => it.id);
+	await A.setInputFiles('#upload-panel input[type=file][multiple]', [files.tagged]);
+	const row = await until(async () => {
+		const r = await rowOf(A, 'tagged.mp3');
+		return r && (r.state === 'done' || r.state === 'error') ? r : null;
+	});
+	check(row?.state === 'done', 'the MP3 titled with markup uploads', JSON.stringify(row));
+	await newItemEverywhere([alice, bob, carol], before, TAG_TITLE);
+	for (const {page, who} of [alice, bob, carol]) {
+		const r = await page.evaluate(() => ({
+			t: window.__t,
+			imgs: document.querySelectorAll('img').length,
+			inPlaylist: document.querySelectorAll('#playlist img, #playlist [onerror]').length,
+		}));
+		check(r.t === undefined && r.imgs === 0 && r.inPlaylist === 0, `${who}: the title stayed text (no <img>, window.__t undefined)`,
+			JSON.stringify(r));
+	}
+	// The library search shows it as text too.
+	await A.fill('#requests-panel input[name=q]', 'onerror');
+	const found = await until(async () => {
+		const titles = await A.$$eval('#requests-panel li.track-result .title', (ns) => ns.map((n) => n.textContent));
+		return titles.includes(TAG_TITLE) ? titles : null;
+	});
+	const r = await A.evaluate(() => ({t: window.__t, imgs: document.querySelectorAll('#requests-panel img').length}));
+	check(!!found && r.t === undefined && r.imgs === 0, 'the search result shows the markup title as text', JSON.stringify({found, r}));
+	await A.fill('#requests-panel input[name=q]', '');
+}
+
 /** alice hands the admin role to bob: the panels of both follow at once. */
 async function handover(alice, bob, carol, code) {
 	const A = alice.page;
@@ -525,7 +762,10 @@ async function run(browser, files) {
 
 	await chat(alice, bob, carol);
 	await requests(alice, bob);
+	await libraryAdds(alice, bob, carol, code);
+	await fulfil(alice, bob, carol, code);
 	await uploads(alice, bob, files);
+	await taggedUpload(alice, bob, carol, files);
 	await handover(alice, bob, carol, code);
 
 	if (ARTIFACTS) {

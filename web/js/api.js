@@ -1,7 +1,7 @@
 /*
  * api.js - the REST calls of docs/api.md that the page makes: rooms (list,
  * create, join, get, settings, close, leave), people (hand-over, removal),
- * the playlist's admin changes (reorder, remove, with If-Match) and playback
+ * the playlist (get; add, reorder, remove, with If-Match) and playback
  * control. Every failure becomes an ApiError carrying the problem+json title
  * and detail the server sent, so the page can show them as they are. The
  * panels (chat.js, requests.js, upload.js) build their own calls on request().
@@ -122,6 +122,22 @@ export function handOver(code, token, userId) {
 /** DELETE /api/rooms/{code}/users/{id} (admin): removes someone. */
 export function removeUser(code, token, userId) {
 	return request('DELETE', `${roomPath(code)}/users/${userId}`, {token});
+}
+
+/** GET /api/rooms/{code}/playlist: {version, items}; the version to send with If-Match. */
+export function getPlaylist(code, token) {
+	return request('GET', `${roomPath(code)}/playlist`, {token});
+}
+
+/**
+ * POST /api/rooms/{code}/playlist (the admin; everyone under policy
+ * "everyone"): appends library track trackId. Resolves to {item_id,
+ * version, items}. Rejects with an ApiError: 412 when version is stale
+ * (fetch getPlaylist and decide again), 409 "Playlist full" at 1000 items,
+ * 403 for a member under policy "admin", 404 no such track.
+ */
+export function addTrack(code, token, version, trackId) {
+	return request('POST', `${roomPath(code)}/playlist`, {body: {track_id: trackId}, token, headers: ifMatch(version)});
 }
 
 /** PUT /api/rooms/{code}/playlist (admin): {version, items}; 412 when version is stale. */
