@@ -43,7 +43,7 @@ typedef int cli_cmd_fn(struct cli *c, int argc, char **argv);
 cli_cmd_fn cmd_rooms, cmd_create, cmd_join, cmd_leave, cmd_status, cmd_users,
     cmd_kick, cmd_admin, cmd_close, cmd_set, cmd_tracks;
 /* cmd_play.c: the playlist and playback control */
-cli_cmd_fn cmd_playlist, cmd_add, cmd_remove, cmd_play, cmd_pause, cmd_resume,
+cli_cmd_fn cmd_playlist, cmd_add, cmd_remove, cmd_move, cmd_play, cmd_pause, cmd_resume,
     cmd_stop, cmd_next, cmd_prev, cmd_seek;
 /* cmd_chat.c: chat and song requests */
 cli_cmd_fn cmd_say, cmd_chat, cmd_request, cmd_requests, cmd_approve, cmd_reject;

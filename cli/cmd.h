@@ -50,6 +50,15 @@ int cmd_api(const struct cli *c, struct cmd_room *r, const char *method,
     __attribute__((format(printf, 7, 8)));
 
 /*
+ * cmd_api, except that an error answer whose status is quiet (0: none) is
+ * not printed (the caller handles it: a 412 it retries), and *status (may
+ * be NULL) gets the HTTP status, 0 when no answer came.
+ */
+int cmd_api_ex(const struct cli *c, struct cmd_room *r, long quiet, long *status,
+    const char *method, const char *const *headers, json_t *body, json_t **out,
+    const char *sub, ...) __attribute__((format(printf, 9, 10)));
+
+/*
  * Parses the argv of a command that has no options but --help: returns the
  * index of the first of its min..max (max -1: any number) arguments, or
  * -1 with *rc the exit status (help printed, or a usage error).

@@ -1,6 +1,6 @@
 /*
  * cmd_play.c - the tutti commands of the playlist and playback: playlist,
- * add, remove, play, pause, resume, stop, next, prev and seek. Control
+ * add, remove, move, play, pause, resume, stop, next, prev and seek. Control
  * goes through POST /api/rooms/{code}/control (docs/api.md section 6); the
  * worker answers with the anchor in effect, printed as a state line.
  */
@@ -16,22 +16,40 @@
 
 static const struct cli_help playlist_help = { "playlist", "",
 "     Lists the room's playlist in play order (without shuffle): its number\n"
-"     N (what play N and remove N take), title, artist, length and item id;\n"
+"     N (what play N, remove N and move N take), title, artist, length and item id;\n"
 "     > marks the current item.\n"
 "\n"
 "     --json: the server's answer of GET /api/rooms/CODE/playlist:\n"
 "     {\"version\", \"items\":[{\"id\", \"position\", \"added_by\", \"track\":{...}}]}.\n" };
 
+/* Prints items (playlist items, in order) as a table: >, N, title, artist,
+ * length and item id; > marks the item cur. */
+static void
+play_table(json_t *items, int64_t cur)
+{
+	static const char *const heads[] = { "", "N", "TITLE", "ARTIST", "LENGTH", "ITEM" };
+	struct out_table *t = out_table_new(6, heads, "lrllrr");
+	json_t *it, *tr;
+	char d[32];
+	size_t i;
+
+	json_array_foreach(items, i, it) {
+		tr = json_object_get(it, "track");
+		out_cell(t, "%s", cmd_int(it, "id", 0) == cur ? ">" : "");
+		out_cell(t, "%zu", i + 1);
+		out_cell(t, "%s", *cmd_str(tr, "title") ? cmd_str(tr, "title") : "Untitled");
+		out_cell(t, "%s", cmd_str(tr, "artist"));
+		out_cell(t, "%s", out_dur(d, sizeof(d), cmd_int(tr, "duration_us", 0)));
+		out_cell(t, "%lld", (long long)cmd_int(it, "id", 0));
+	}
+	out_table_print(t);
+}
+
 int
 cmd_playlist(struct cli *c, int argc, char **argv)
 {
-	static const char *const heads[] = { "", "N", "TITLE", "ARTIST", "LENGTH", "ITEM" };
 	struct cmd_room room;
-	struct out_table *t;
-	json_t *ans = NULL, *it, *tr, *items;
-	int64_t cur;
-	char d[32];
-	size_t i;
+	json_t *ans = NULL, *items;
 	int rc;
 
 	if (cmd_args(&playlist_help, argc, argv, 0, 0, &rc) < 0)
@@ -53,18 +71,7 @@ cmd_playlist(struct cli *c, int argc, char **argv)
 		    room.code);
 		goto done;
 	}
-	cur = cmd_int(json_object_get(ans, "playback"), "item_id", 0);
-	t = out_table_new(6, heads, "lrllrr");
-	json_array_foreach(items, i, it) {
-		tr = json_object_get(it, "track");
-		out_cell(t, "%s", cmd_int(it, "id", 0) == cur ? ">" : "");
-		out_cell(t, "%zu", i + 1);
-		out_cell(t, "%s", *cmd_str(tr, "title") ? cmd_str(tr, "title") : "Untitled");
-		out_cell(t, "%s", cmd_str(tr, "artist"));
-		out_cell(t, "%s", out_dur(d, sizeof(d), cmd_int(tr, "duration_us", 0)));
-		out_cell(t, "%lld", (long long)cmd_int(it, "id", 0));
-	}
-	out_table_print(t);
+	play_table(items, cmd_int(json_object_get(ans, "playback"), "item_id", 0));
 done:
 	json_decref(ans);
 	cmd_room_free(&room);
@@ -401,6 +408,233 @@ cmd_remove(struct cli *c, int argc, char **argv)
 		printf("Removed item %lld; %zu left.\n", (long long)item,
 		    json_array_size(json_object_get(ans, "items")));
 done:
+	json_decref(ans);
+	cmd_room_free(&room);
+	return rc;
+}
+
+/* What tutti move was asked. */
+struct move {
+	int64_t n;		/* the item's number as given; 0: by id */
+	int64_t item;		/* its id: as given, or read at number n */
+	int64_t pos;		/* where to, from 1 */
+	int64_t from;		/* its number when the playlist was read */
+};
+
+static const struct cli_help move_help = { "move", "N POSITION | --item ID POSITION",
+"     Moves the N-th item of the playlist (as tutti playlist numbers them) to\n"
+"     number POSITION, the items between shifting by one (admin only); what\n"
+"     plays goes on playing, and what comes next follows the new order.\n"
+"     POSITION is 1 to the length of the playlist. Prints the new playlist as\n"
+"     tutti playlist does. If the playlist changes between reading it and\n"
+"     moving, the same item (by id) is moved once more on the new playlist;\n"
+"     if it changes again, nothing moves (exit status 6). An item already at\n"
+"     POSITION stays: nothing is sent.\n"
+"\n"
+"     -i, --item ID  move the item with this id instead (the ITEM column).\n"
+"\n"
+"     --json: the server's answer: {\"version\", \"items\":[...]}.\n" };
+
+/* Parses the arguments of tutti move into m. Returns 0, or -1 with *rc
+ * the exit status (help printed, or a usage error). */
+static int
+move_args(int argc, char **argv, struct move *m, int *rc)
+{
+	static const struct option lo[] = {
+		{ "item", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int opt, want;
+
+	*rc = CLI_USAGE;
+	memset(m, 0, sizeof(*m));
+	out_getopt_reset();
+	while ((opt = getopt_long(argc, argv, "i:h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (out_parse_id(optarg, &m->item) != 0) {
+				out_usage(&move_help, "--item %s: expected an item id (the ITEM "
+				    "column of tutti playlist)", optarg);
+				return -1;
+			}
+			break;
+		case 'h':
+			*rc = out_help(&move_help);
+			return -1;
+		default:
+			out_badopt(&move_help, argv, opt);
+			return -1;
+		}
+	}
+	want = m->item > 0 ? 1 : 2;
+	if (argc - optind < want)
+		out_usage(&move_help, m->item > 0 ? "to which position?" :
+		    "which item, to which position?");
+	else if (argc - optind > want)
+		out_usage(&move_help, "unexpected argument %s", argv[optind + want]);
+	else if (want == 2 && out_parse_id(argv[optind], &m->n) != 0)
+		out_usage(&move_help, "%s: expected the number of an item (1, 2, ...)",
+		    argv[optind]);
+	else if (out_parse_id(argv[argc - 1], &m->pos) != 0)
+		out_usage(&move_help, "%s: expected a position (1, 2, ...)", argv[argc - 1]);
+	else
+		return 0;
+	return -1;
+}
+
+/* Checks m against items (the playlist as read; retry: read again after a
+ * 412) and fills m->item and m->from. Returns the exit status. */
+static int
+move_check(const struct cmd_room *room, struct move *m, json_t *items, int retry)
+{
+	size_t len = json_array_size(items), i;
+	json_t *it;
+
+	if (m->item == 0 && m->n > (int64_t)len) {
+		fprintf(stderr, "tutti: the playlist of room %s has %zu item%s, not %lld (tutti "
+		    "playlist shows them)\n", room->code, len, len == 1 ? "" : "s", (long long)m->n);
+		return CLI_NOTFOUND;
+	}
+	if (m->item == 0)
+		m->item = cmd_int(json_array_get(items, (size_t)m->n - 1), "id", 0);
+	m->from = 0;
+	json_array_foreach(items, i, it)
+		if (cmd_int(it, "id", 0) == m->item)
+			m->from = (int64_t)i + 1;
+	if (m->from == 0) {
+		if (retry)
+			fprintf(stderr, "tutti: item %lld was removed from the playlist meanwhile; "
+			    "nothing moved\n", (long long)m->item);
+		else
+			fprintf(stderr, "tutti: the playlist of room %s has no item %lld (the ITEM "
+			    "column of tutti playlist)\n", room->code, (long long)m->item);
+		return CLI_NOTFOUND;
+	}
+	if (m->pos <= (int64_t)len)
+		return CLI_OK;
+	if (!retry)
+		return out_usage(&move_help, "position %lld: the playlist of room %s has %zu "
+		    "item%s", (long long)m->pos, room->code, len, len == 1 ? "" : "s");
+	fprintf(stderr, "tutti: the playlist changed meanwhile and has %zu item%s now, not %lld; "
+	    "nothing moved\n", len, len == 1 ? "" : "s", (long long)m->pos);
+	return CLI_CONFLICT;
+}
+
+/* The ids of items in their new order: m->item taken out and put back at
+ * m->pos. Returns a new array, or NULL on OOM. */
+static json_t *
+move_order(const struct move *m, json_t *items)
+{
+	json_t *order = json_array(), *it;
+	int64_t id;
+	size_t i;
+
+	if (order == NULL)
+		return NULL;
+	json_array_foreach(items, i, it)
+		if ((id = cmd_int(it, "id", 0)) != m->item &&
+		    json_array_append_new(order, json_integer(id)) != 0)
+			goto fail;
+	if (json_array_insert_new(order, (size_t)m->pos - 1, json_integer(m->item)) != 0)
+		goto fail;
+	return order;
+fail:
+	json_decref(order);
+	return NULL;
+}
+
+/* One try: reads the room, checks m, and PUTs the new order with If-Match
+ * (a 412 is not printed unless last). *ans gets the answer {version, items}
+ * (the playlist as read when the item is at m->pos already), *state the
+ * room as read. Returns the exit status; *status the PUT's HTTP status. */
+static int
+move_try(struct cli *c, struct cmd_room *room, struct move *m, int retry, json_t **state,
+    json_t **ans, long *status)
+{
+	const char *hdrs[2] = { NULL, NULL };
+	json_t *items, *order;
+	char match[64];
+	int64_t ver;
+	int rc;
+
+	*status = 0;
+	if ((rc = cmd_api(c, room, "GET", NULL, NULL, state, "%s", "")) != CLI_OK)
+		return rc;
+	items = json_object_get(*state, "playlist");
+	ver = cmd_int(*state, "playlist_version", 0);
+	if ((rc = move_check(room, m, items, retry)) != CLI_OK)
+		return rc;
+	if (m->from == m->pos) {
+		*ans = json_pack("{s:I, s:O}", "version", (json_int_t)ver, "items", items);
+		return *ans != NULL ? CLI_OK : CLI_FAIL;
+	}
+	if ((order = move_order(m, items)) == NULL) {
+		fputs("tutti: out of memory\n", stderr);
+		return CLI_FAIL;
+	}
+	snprintf(match, sizeof(match), "If-Match: \"%lld\"", (long long)ver);
+	hdrs[0] = match;
+	return cmd_api_ex(c, room, retry ? 0 : 412, status, "PUT", hdrs,
+	    json_pack("{s:o}", "items", order), ans, "/playlist");
+}
+
+/* Prints what move did and the playlist after it, as tutti playlist does. */
+static void
+move_print(const struct move *m, json_t *state, json_t *ans)
+{
+	json_t *items = json_object_get(ans, "items"), *it;
+	char label[600] = "";
+	size_t i;
+
+	json_array_foreach(items, i, it)
+		if (cmd_int(it, "id", 0) == m->item)
+			cmd_track_label(label, sizeof(label), json_object_get(it, "track"));
+	if (m->from == m->pos)
+		printf("Item %lld is number %lld already; nothing changed: ", (long long)m->item,
+		    (long long)m->pos);
+	else
+		printf("Moved item %lld from number %lld to %lld: ", (long long)m->item,
+		    (long long)m->from, (long long)m->pos);
+	out_clean(stdout, label);
+	putchar('\n');
+	play_table(items, cmd_int(json_object_get(state, "playback"), "item_id", 0));
+}
+
+int
+cmd_move(struct cli *c, int argc, char **argv)
+{
+	struct cmd_room room = { "", NULL, NULL };
+	json_t *state = NULL, *ans = NULL;
+	struct move m;
+	long status;
+	int rc;
+
+	if (move_args(argc, argv, &m, &rc) < 0)
+		return rc;
+	if ((rc = cmd_room(c, &room)) != CLI_OK)
+		goto done;
+	rc = move_try(c, &room, &m, 0, &state, &ans, &status);
+	if (rc != CLI_OK && status == 412) {
+		if (!c->json)
+			fprintf(stderr, "tutti: the playlist changed meanwhile; moving item %lld on "
+			    "the new playlist\n", (long long)m.item);
+		json_decref(state);
+		state = NULL;
+		rc = move_try(c, &room, &m, 1, &state, &ans, &status);
+		if (status == 412)
+			fprintf(stderr, "tutti: the playlist changed again; nothing moved (run the "
+			    "command again)\n");
+	}
+	if (rc != CLI_OK)
+		goto done;
+	if (c->json) {
+		rc = out_json(ans);
+		ans = NULL;
+	} else
+		move_print(&m, state, ans);
+done:
+	json_decref(state);
 	json_decref(ans);
 	cmd_room_free(&room);
 	return rc;

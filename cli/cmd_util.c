@@ -96,41 +96,70 @@ cmd_args(const struct cli_help *h, int argc, char **argv, int min, int max, int 
 	return optind;
 }
 
-int
-cmd_api(const struct cli *c, struct cmd_room *r, const char *method,
-    const char *const *headers, json_t *body, json_t **out, const char *sub, ...)
+/* cmd_api_ex with its arguments as a va_list. */
+static int
+cmd_vapi(const struct cli *c, struct cmd_room *r, long quiet, long *status, const char *method,
+    const char *const *headers, json_t *body, json_t **out, const char *sub, va_list ap)
 {
 	char *tail = NULL, *path = NULL;
 	json_t *problem = NULL;
 	const char *title;
-	long status = 0;
-	va_list ap;
+	long st = 0;
 	int rc;
 
-	va_start(ap, sub);
+	if (status != NULL)
+		*status = 0;
 	if (vasprintf(&tail, sub, ap) < 0)
 		tail = NULL;
-	va_end(ap);
 	if (tail == NULL || asprintf(&path, "/api/rooms/%s%s", r->code, tail) < 0) {
 		free(tail);
 		json_decref(body);
 		fputs("tutti: out of memory\n", stderr);
 		return CLI_FAIL;
 	}
-	rc = http_json_ex(c, method, path, r->token, headers, body, out, &status, &problem);
+	rc = http_json_quiet(c, quiet, method, path, r->token, headers, body, out, &st, &problem);
 	title = json_string_value(json_object_get(problem, "title"));
-	if (status == 401) {
+	if (st == 401) {
 		cfg_token_forget(c, r->code);
 		fprintf(stderr, "tutti: the token remembered for room %s is void (you left, were "
 		    "removed, or the room closed); forgotten. Join again: tutti join %s\n",
 		    r->code, r->code);
-	} else if (status == 404 && title != NULL && strcmp(title, "No such room") == 0) {
+	} else if (st == 404 && title != NULL && strcmp(title, "No such room") == 0) {
 		cfg_token_forget(c, r->code);
 		fprintf(stderr, "tutti: room %s is closed; its token is forgotten\n", r->code);
 	}
+	if (status != NULL)
+		*status = st;
 	json_decref(problem);
 	free(tail);
 	free(path);
+	return rc;
+}
+
+int
+cmd_api(const struct cli *c, struct cmd_room *r, const char *method,
+    const char *const *headers, json_t *body, json_t **out, const char *sub, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, sub);
+	rc = cmd_vapi(c, r, 0, NULL, method, headers, body, out, sub, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+cmd_api_ex(const struct cli *c, struct cmd_room *r, long quiet, long *status,
+    const char *method, const char *const *headers, json_t *body, json_t **out,
+    const char *sub, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, sub);
+	rc = cmd_vapi(c, r, quiet, status, method, headers, body, out, sub, ap);
+	va_end(ap);
 	return rc;
 }
 

@@ -410,6 +410,25 @@ cfg_upload_get(const struct cli *c, const char *key, char **url)
 	return rc;
 }
 
+json_t *
+cfg_uploads(const struct cli *c)
+{
+	json_t *root, *all = json_object(), *v;
+	const char *k, *u;
+
+	if (all == NULL || c->config_dir == NULL || cfg_load(c, "uploads.json", &root) != 0)
+		return all;
+	json_object_foreach(cfg_server(c, root, 0), k, v)
+		if ((u = json_string_value(json_object_get(v, "url"))) != NULL &&
+		    json_object_set_new(all, k, json_string(u)) != 0) {
+			json_decref(all);
+			all = NULL;
+			break;
+		}
+	json_decref(root);
+	return all;
+}
+
 /* Drops the entries of s older than the server keeps an upload. */
 static void
 cfg_upload_prune(json_t *s, int64_t now)

@@ -13,6 +13,8 @@
 
 #include "cli.h"
 
+#include <jansson.h>
+
 /* Returns the config directory as a malloc'd path (caller frees):
  * $XDG_CONFIG_HOME/tutti when XDG_CONFIG_HOME is an absolute path, else
  * $HOME/.config/tutti (the password database's home without HOME).
@@ -49,6 +51,11 @@ char *cfg_last_room(const struct cli *c);
 /* The tus URL (a path, "/api/uploads/KEY") remembered under key on
  * c->server: 0 and a malloc'd copy in *url (caller frees), or -1. */
 int cfg_upload_get(const struct cli *c, const char *key, char **url);
+
+/* The uploads remembered on c->server as a new JSON object {key: url}
+ * (caller decrefs; empty when none or the file is unreadable), or NULL on
+ * OOM. Keys are "ROOM|REALPATH|SIZE|MTIME_SEC.MTIME_NSEC" (upload.c). */
+json_t *cfg_uploads(const struct cli *c);
 
 /* Remembers (url non-NULL) or forgets (url NULL) the upload under key.
  * Returns 0, or -1 after printing why on stderr. */

@@ -393,6 +393,14 @@ int
 http_json_ex(const struct cli *c, const char *method, const char *path, const char *token,
     const char *const *headers, json_t *body, json_t **out, long *status, json_t **problem)
 {
+	return http_json_quiet(c, 0, method, path, token, headers, body, out, status, problem);
+}
+
+int
+http_json_quiet(const struct cli *c, long quiet, const char *method, const char *path,
+    const char *token, const char *const *headers, json_t *body, json_t **out, long *status,
+    json_t **problem)
+{
 	const char *hdrs[HTTP_EXTRA_MAX + 3];
 	struct http_req q;
 	struct http_resp r;
@@ -437,7 +445,7 @@ http_json_ex(const struct cli *c, const char *method, const char *path, const ch
 	if (status != NULL)
 		*status = r.status;
 	if (r.status < 200 || r.status >= 300) {
-		rc = http_report(c, &r, path);
+		rc = r.status == quiet ? http_exit_code(r.status) : http_report(c, &r, path);
 		if (problem != NULL && r.body != NULL && http_is_json(&r))
 			*problem = json_loadb(r.body, r.len, 0, NULL);
 		goto done;

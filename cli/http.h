@@ -94,6 +94,13 @@ int http_json(const struct cli *c, const char *method, const char *path,
 int http_json_ex(const struct cli *c, const char *method, const char *path, const char *token,
     const char *const *headers, json_t *body, json_t **out, long *status, json_t **problem);
 
+/* http_json_ex, except that an error answer whose status is quiet (e.g.
+ * 412, which the caller retries) is not printed; its exit code is returned
+ * and *status and *problem are filled as for any error. */
+int http_json_quiet(const struct cli *c, long quiet, const char *method, const char *path,
+    const char *token, const char *const *headers, json_t *body, json_t **out, long *status,
+    json_t **problem);
+
 /* Normalizes a server address as people type it ("host:port",
  * "http://host:port/", "HTTP://Host") to scheme://host[:port] with http or
  * https (ws and wss map to them). Returns a malloc'd URL (caller frees), or

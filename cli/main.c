@@ -43,6 +43,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "seek", cmd_seek, "seek to a position, or by +/- seconds" },
 	{ "add", cmd_add, "add a library track to the playlist" },
 	{ "remove", cmd_remove, "remove item N from the playlist (admin)" },
+	{ "move", cmd_move, "move item N of the playlist elsewhere (admin)" },
 	{ "tracks", cmd_tracks, "search the library" },
 	{ "upload", cmd_upload, "upload MP3 files into the room (resumable)" },
 	{ "request", cmd_request, "ask for a song" },

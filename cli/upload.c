@@ -5,7 +5,9 @@
  * never the whole file in memory). The upload's URL is remembered in the
  * config directory under room + path + size + mtime, so a run that was
  * interrupted (Ctrl-C, a crash, a lost network) resumes at the offset HEAD
- * reports; network errors are retried with a growing pause.
+ * reports; network errors are retried with a growing pause. With
+ * --cancel, the remembered uploads of the files are terminated (DELETE)
+ * and forgotten instead.
  */
 #include "cli.h"
 
@@ -33,6 +35,8 @@
 #define UP_DRAW_US 100000		/* redraw the bar at most this often */
 #define UP_INTERRUPTED 130		/* exit status after SIGINT/SIGTERM */
 #define UP_PREFIX "/api/uploads/"
+#define UP_CANCEL_TRIES 6		/* DELETEs answered 423 (a PATCH still running) */
+#define UP_DIGITS "0123456789"
 
 /* Set by SIGINT and SIGTERM while an upload runs. */
 static volatile sig_atomic_t up_stop;
@@ -518,6 +522,143 @@ up_free(struct up *u)
 	json_decref(u->error);
 }
 
+/* The real path of file, as its key has it; for a file that is gone, the
+ * real path of its directory and its name. Returns a malloc'd path, or
+ * NULL with errno set. */
+static char *
+up_abs_path(const char *file)
+{
+	char *abs, *dir = NULL, *out = NULL;
+	const char *slash = strrchr(file, '/'), *base = slash != NULL ? slash + 1 : file;
+
+	if ((abs = realpath(file, NULL)) != NULL || errno != ENOENT)
+		return abs;
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return NULL;		/* errno is ENOENT still */
+	if (slash == NULL)
+		dir = realpath(".", NULL);
+	else if (slash == file)
+		dir = realpath("/", NULL);
+	else if ((abs = strndup(file, (size_t)(slash - file))) != NULL) {
+		dir = realpath(abs, NULL);
+		free(abs);
+	}
+	if (dir != NULL && asprintf(&out, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/",
+	    base) < 0)
+		out = NULL;
+	free(dir);
+	return out;
+}
+
+/* Whether key (of uploads.json) is one of a file's: prefix ("ROOM|PATH|"),
+ * then SIZE|SEC.NSEC as up_open() writes them, whatever size and time. */
+static int
+up_key_of(const char *key, const char *prefix)
+{
+	size_t n = strlen(prefix), d;
+	const char *s = key + n;
+
+	if (strncmp(key, prefix, n) != 0)
+		return 0;
+	if ((d = strspn(s, UP_DIGITS)) == 0 || s[d] != '|')
+		return 0;
+	s += d + 1;
+	if (*s == '-')
+		s++;
+	if ((d = strspn(s, UP_DIGITS)) == 0 || s[d] != '.')
+		return 0;
+	s += d + 1;
+	return strspn(s, UP_DIGITS) == 9 && s[9] == '\0';
+}
+
+/* Terminates one remembered upload (DELETE url), waiting out a PATCH that
+ * still runs (423) for a while, and forgets key unless that fails. Returns
+ * 1 when cancelled, 0 when gone already (404, 410), or -1 with *rc set
+ * (reported). */
+static int
+up_terminate(struct up *u, const char *key, const char *url, int *rc)
+{
+	static const char *const hdrs[] = { "Tus-Resumable: 1.0.0", NULL };
+	int64_t backoff = 250;
+	struct http_req q;
+	struct http_resp r;
+	int tries, res = -1;
+
+	for (tries = 1; ; tries++) {
+		up_req(u, &q, "DELETE", url, hdrs);
+		q.timeout_s = 30;
+		if (http_do(u->c, &q, &r) != 0) {
+			*rc = up_fail(u, CLI_NET, "cannot reach %s: %s", u->c->server, r.error);
+			http_resp_free(&r);
+			return -1;
+		}
+		if (r.status != 423 || tries == UP_CANCEL_TRIES || up_stop)
+			break;
+		http_resp_free(&r);
+		up_sleep(backoff);
+		backoff *= 2;
+	}
+	if (r.status == 204)
+		res = 1;
+	else if (r.status == 404 || r.status == 410)
+		res = 0;
+	else if (r.status == 423)
+		*rc = up_fail(u, CLI_CONFLICT, "it is being uploaded right now (another tutti "
+		    "upload of it?); stop that first");
+	else
+		*rc = up_fail_http(u, &r, url);
+	http_resp_free(&r);
+	if (res >= 0)
+		cfg_upload_put(u->c, key, NULL);
+	return res;
+}
+
+/* tutti upload --cancel: terminates and forgets every upload remembered
+ * for u->file in the room (of any size and time: the file may have changed
+ * or be gone since). Fills u->error on failure. Returns the exit status. */
+static int
+up_cancel(struct up *u, json_t **report)
+{
+	json_t *ups = NULL, *v;
+	char *prefix = NULL;
+	const char *key;
+	int rc = CLI_OK, res, done[2] = { 0, 0 };
+
+	if ((u->abs = up_abs_path(u->file)) == NULL) {
+		rc = up_fail(u, errno == ENOENT ? CLI_NOTFOUND : CLI_FAIL, "%s; nothing cancelled",
+		    strerror(errno));
+		goto done;
+	}
+	if (asprintf(&prefix, "%s|%s|", u->room->code, u->abs) < 0 ||
+	    (ups = cfg_uploads(u->c)) == NULL) {
+		prefix = NULL;
+		rc = up_fail(u, CLI_FAIL, "out of memory");
+		goto done;
+	}
+	json_object_foreach(ups, key, v) {
+		if (!up_key_of(key, prefix))
+			continue;
+		if ((res = up_terminate(u, key, json_string_value(v), &rc)) < 0)
+			goto done;
+		done[res]++;
+	}
+	if (done[0] + done[1] == 0)
+		rc = up_fail(u, CLI_NOTFOUND, "no unfinished upload of it is remembered for room "
+		    "%s: nothing to cancel", u->room->code);
+	else if (!u->c->json) {
+		out_clean(stdout, u->file);
+		puts(done[1] > 0 ? ": upload cancelled, removed from the server" :
+		    ": the upload was gone from the server already (expired or cancelled); "
+		    "forgotten");
+	}
+done:
+	*report = u->error != NULL ? json_pack("{s:s, s:O}", "file", u->file, "error", u->error) :
+	    json_pack("{s:s, s:i, s:i}", "file", u->file, "cancelled", done[1], "gone", done[0]);
+	json_decref(ups);
+	free(prefix);
+	return rc;
+}
+
 /* Parses a rate: bytes, or with k or M (1024-based). Returns 0 or -1. */
 static int
 up_rate(const char *s, int64_t *v)
@@ -539,7 +680,8 @@ up_rate(const char *s, int64_t *v)
 	return 0;
 }
 
-static const struct cli_help upload_help = { "upload", "[--limit-rate RATE] FILE...",
+static const struct cli_help upload_help = { "upload",
+"[--limit-rate RATE] FILE... | --cancel FILE...",
 "     Uploads MP3 files into the room (as the policy allows: the admin, or\n"
 "     everyone) with tus: each becomes a library track and a playlist item.\n"
 "     A progress bar shows on a terminal. An upload that was interrupted\n"
@@ -551,15 +693,60 @@ static const struct cli_help upload_help = { "upload", "[--limit-rate RATE] FILE
 "\n"
 "     -l, --limit-rate RATE  send at most RATE bytes a second (k and M\n"
 "                            suffixes: 500k, 2M).\n"
+"     -c, --cancel           upload nothing: cancel the unfinished uploads of\n"
+"                            the FILEs in the room instead (also of a file\n"
+"                            changed or deleted since), on the server (tus\n"
+"                            termination) and here. One already gone from the\n"
+"                            server is just forgotten; a FILE without one is\n"
+"                            an error (exit status 5, the others go on).\n"
 "\n"
 "     --json: {\"uploads\":[{\"file\", \"size\", \"resumed_from\", \"track\":{...},\n"
-"     \"item_id\"} or {\"file\", \"error\":{\"status\", \"title\", \"detail\"}}]}.\n" };
+"     \"item_id\"} or {\"file\", \"error\":{\"status\", \"title\", \"detail\"}}]};\n"
+"     with --cancel {\"uploads\":[{\"file\", \"cancelled\", \"gone\"} or {\"file\",\n"
+"     \"error\"}]}, cancelled and gone counting the uploads of the file.\n" };
+
+/* Uploads (or with cancel, cancels) the files argv[0..n-1] one after the
+ * other, appending a report of each to reports. Returns the exit status
+ * of the first failure. */
+static int
+up_files(struct cli *c, struct cmd_room *room, char **argv, int n, int64_t rate, int cancel,
+    json_t *reports)
+{
+	int i, rc, first_rc = CLI_OK;
+	json_t *rep;
+
+	for (i = 0; i < n && !up_stop; i++) {
+		struct up u;
+
+		memset(&u, 0, sizeof(u));
+		u.c = c;
+		u.room = room;
+		u.file = argv[i];
+		u.fd = -1;
+		u.limit_rate = rate;
+		u.bar = !c->json && !cancel && isatty(STDERR_FILENO);
+		if (cancel)
+			rc = up_cancel(&u, &rep);
+		else {
+			rc = up_file(&u);
+			rep = up_report(&u);
+		}
+		if (rc != CLI_OK && first_rc == CLI_OK)
+			first_rc = rc;
+		json_array_append_new(reports, rep);
+		up_free(&u);
+		if (rc == CLI_AUTH || rc == CLI_NET)
+			break;		/* the next file would fail the same way */
+	}
+	return first_rc;
+}
 
 int
 cmd_upload(struct cli *c, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "limit-rate", required_argument, NULL, 'l' },
+		{ "cancel", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -567,22 +754,27 @@ cmd_upload(struct cli *c, int argc, char **argv)
 	struct cmd_room room = { "", NULL, NULL };
 	json_t *reports = NULL;
 	int64_t rate = 0;
-	int opt, rc, first_rc = CLI_OK, i;
+	int opt, rc, cancel = 0;
 
 	out_getopt_reset();
-	while ((opt = getopt_long(argc, argv, "l:h", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "l:ch", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			if (up_rate(optarg, &rate) != 0)
 				return out_usage(&upload_help, "--limit-rate %s: expected bytes a "
 				    "second, e.g. 500k or 2M", optarg);
 			break;
+		case 'c': cancel = 1; break;
 		case 'h': return out_help(&upload_help);
 		default: return out_badopt(&upload_help, argv, opt);
 		}
 	}
 	if (optind == argc)
-		return out_usage(&upload_help, "which files?");
+		return out_usage(&upload_help, cancel ? "cancel the uploads of which files?" :
+		    "which files?");
+	if (cancel && rate > 0)
+		return out_usage(&upload_help, "--cancel sends nothing: --limit-rate does not "
+		    "apply");
 	if ((rc = cmd_room(c, &room)) != CLI_OK)
 		goto done;
 	memset(&sa, 0, sizeof(sa));
@@ -591,27 +783,11 @@ cmd_upload(struct cli *c, int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 	reports = json_array();
-	for (i = optind; i < argc && !up_stop; i++) {
-		struct up u;
-
-		memset(&u, 0, sizeof(u));
-		u.c = c;
-		u.room = &room;
-		u.file = argv[i];
-		u.fd = -1;
-		u.limit_rate = rate;
-		u.bar = !c->json && isatty(STDERR_FILENO);
-		rc = up_file(&u);
-		if (rc != CLI_OK && first_rc == CLI_OK)
-			first_rc = rc;
-		json_array_append_new(reports, up_report(&u));
-		up_free(&u);
-		if (rc == CLI_AUTH || rc == CLI_NET)
-			break;		/* the next file would fail the same way */
-	}
+	rc = up_files(c, &room, argv + optind, argc - optind, rate, cancel, reports);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	rc = first_rc;
+	if (cancel && up_stop && rc == CLI_OK)
+		rc = UP_INTERRUPTED;
 	if (c->json && out_json(json_pack("{s:O}", "uploads", reports)) != CLI_OK && rc == CLI_OK)
 		rc = CLI_FAIL;
 done:

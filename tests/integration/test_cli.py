@@ -4,13 +4,17 @@ API), the exit codes of errors (bad arguments 2, server down 3, not joined or
 not allowed 4, unknown room 5, taken name 6), server URL forms, the config
 files (modes, atomic rewrite, forgetting a void token), hostile input
 (unicode names, huge text), a tus upload of an MP3 interrupted by SIGKILL and
-resumed from the server's offset, tail printing events caused by other
-commands, and tail's gap and reconnect handling against a scripted fake
-server. Each person has an XDG_CONFIG_HOME of their own.
+resumed from the server's offset and interrupted ones cancelled (upload
+--cancel), move (reordering the playlist, its retry after a 412 forced by a
+proxy that changes the playlist just before the PUT), tail printing events
+caused by other commands, and tail's gap and reconnect handling against a
+scripted fake server. Each person has an XDG_CONFIG_HOME of their own.
 Run: /usr/bin/python3 tests/integration/test_cli.py   (TAP output)
 """
 import base64
 import hashlib
+import http.client
+import http.server
 import json
 import os
 import queue
@@ -30,7 +34,7 @@ from stack import ROOT, Stack, Tap, free_port  # noqa: E402
 TUTTI = os.path.join(ROOT, "bin", "tutti")
 SAN_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 COMMANDS = ["rooms", "create", "join", "leave", "status", "users", "playlist", "play",
-            "pause", "resume", "stop", "next", "prev", "seek", "add", "remove", "tracks",
+            "pause", "resume", "stop", "next", "prev", "seek", "add", "remove", "move", "tracks",
             "upload", "request", "requests", "approve", "reject", "say", "chat", "tail",
             "kick", "admin", "set", "close"]
 
@@ -194,6 +198,19 @@ def t_bad_args(t, ctx):
         (["play", "-1"], "play item -1"),
         (["upload"], "upload no file"),
         (["upload", "--limit-rate", "fast", "x.mp3"], "upload with a bad rate"),
+        (["upload", "--cancel"], "upload --cancel without a file"),
+        (["upload", "--cancel", "--limit-rate", "1k", "x.mp3"], "--cancel with --limit-rate"),
+        (["move"], "move nothing"),
+        (["move", "1"], "move without a position"),
+        (["move", "1", "2", "3"], "move with a third argument"),
+        (["move", "0", "1"], "move item 0"),
+        (["move", "1", "0"], "move to position 0"),
+        (["move", "x", "1"], "move item x"),
+        (["move", "1", "-1"], "move to position -1"),
+        (["move", "1", "two"], "move to a word"),
+        (["move", "--item", "0", "1"], "move --item 0"),
+        (["move", "--item", "7"], "move --item without a position"),
+        (["move", "--item", "7", "1", "2"], "move --item with N and a position"),
         (["--server", "ftp://example.org", "rooms"], "a server URL with another scheme"),
         (["--server", "http://127.0.0.1:8080/api", "rooms"], "a server URL with a path"),
         (["--server", "http://127.0.0.1:8080/?x=1", "rooms"], "a server URL with a query"),
@@ -501,6 +518,46 @@ def wait_offset(s, url, token, size):
     return 0
 
 
+def remembered(cli, ctx, path):
+    """The uploads.json entries of path (any size and time): {key: url}."""
+    try:
+        with open(os.path.join(cli.home, "tutti", "uploads.json")) as f:
+            ups = json.load(f)["servers"][ctx["server"]]
+    except (OSError, ValueError, KeyError):
+        return {}
+    mark = "|%s|" % os.path.realpath(path)
+    return {k: v["url"] for k, v in ups.items() if mark in k}
+
+
+def interrupt_upload(cli, s, ctx, path):
+    """Starts a slow upload of path, waits until the server has part of it,
+    kills it (SIGKILL). Returns (the upload's URL or None, the offset)."""
+    size = os.path.getsize(path)
+    p = cli.spawn("upload", "--limit-rate", "64k", path)
+    url = None
+    deadline = time.time() + 15
+    while url is None and time.time() < deadline:
+        ent = list(remembered(cli, ctx, path).values())
+        url = ent[0] if ent else None
+        if url is None:
+            time.sleep(0.05)
+    off = wait_offset(s, url, ctx["t_alice"], size) if url else 0
+    p.kill()
+    p.wait()
+    return url, off
+
+
+def head_upload(s, ctx, url):
+    """The status of HEAD url (Stack.request would parse the empty body of
+    a problem+json answer)."""
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    c.request("HEAD", url, headers={"Authorization": "Bearer " + ctx["t_alice"],
+                                    "Tus-Resumable": "1.0.0"})
+    st = c.getresponse().status
+    c.close()
+    return st
+
+
 def t_upload(t, ctx, s):
     a, b = ctx["alice"], ctx["bob"]
     tmp = ctx["tmp"]
@@ -521,19 +578,7 @@ def t_upload(t, ctx, s):
     # An upload killed half-way resumes from the server's offset.
     big = mp3(tmp, "big", 40, 330, bitrate=192, title="Big Tone")
     size = os.path.getsize(big)
-    p = a.spawn("upload", "--limit-rate", "64k", big)
-    url = None
-    deadline = time.time() + 15
-    while url is None and time.time() < deadline:
-        try:
-            ups = json.load(open(os.path.join(a.home, "tutti", "uploads.json")))
-            ent = list(ups["servers"][ctx["server"]].values())
-            url = ent[0]["url"] if ent else None
-        except (OSError, ValueError, KeyError):
-            time.sleep(0.05)
-    off = wait_offset(s, url, ctx["t_alice"], size) if url else 0
-    p.kill()
-    p.wait()
+    url, off = interrupt_upload(a, s, ctx, big)
     t.check(url is not None and off > 0, "the upload is remembered and under way when killed",
             (url, off, size))
     rc, doc, err = a.json("upload", big)
@@ -549,6 +594,226 @@ def t_upload(t, ctx, s):
             "the resumed upload is in the playlist", up)
     ups = json.load(open(os.path.join(a.home, "tutti", "uploads.json")))
     t.check(not ups["servers"][ctx["server"]], "a finished upload is forgotten", ups)
+
+
+def t_upload_cancel(t, ctx, s):
+    a, tmp = ctx["alice"], ctx["tmp"]
+    small = os.path.join(tmp, "small.mp3")	# uploaded whole by t_upload
+    song = mp3(tmp, "cancel", 40, 370, bitrate=192, title="Cancel Tone")
+    url, off = interrupt_upload(a, s, ctx, song)
+    t.check(url is not None and off > 0 and head_upload(s, ctx, url) == 200,
+            "an interrupted upload to cancel", (url, off))
+    rc, out, err = a.run("upload", "--cancel", small)
+    t.check(rc == 5 and out == "" and "small.mp3" in err and "nothing to cancel" in err
+            and head_upload(s, ctx, url) == 200 and remembered(a, ctx, song),
+            "--cancel of a file with nothing pending: exit 5, a message, nothing else touched",
+            (rc, out, err))
+    rc, out, err = a.run("upload", "--cancel", small, song)
+    t.check(rc == 5 and "cancel.mp3: upload cancelled" in out and "small.mp3" in err,
+            "--cancel of two files, the first without an upload: the second is cancelled, "
+            "exit 5 at the end", (rc, out, err))
+    st = head_upload(s, ctx, url)
+    t.check(st in (404, 410), "the cancelled upload is gone from the server (HEAD 404/410)", st)
+    t.check(not remembered(a, ctx, song), "and forgotten locally",
+            remembered(a, ctx, song))
+    rc, doc, err = a.json("upload", song)
+    up = doc["uploads"][0] if rc == 0 and isinstance(doc, dict) else {}
+    t.check(rc == 0 and up.get("resumed_from") == 0 and "resuming" not in err and
+            up["track"]["title"] == "Cancel Tone",
+            "a later plain upload starts from 0 and completes", (rc, doc, err))
+
+    # A file deleted since its upload was interrupted: still cancelled by its path.
+    gone = mp3(tmp, "deleted", 40, 390, bitrate=192)
+    url, off = interrupt_upload(a, s, ctx, gone)
+    os.unlink(gone)
+    rc, doc, err = a.json("upload", "--cancel", gone)
+    t.check(url is not None and rc == 0 and doc == {"uploads": [
+            {"file": gone, "cancelled": 1, "gone": 0}]} and head_upload(s, ctx, url) in (404, 410)
+            and not remembered(a, ctx, gone),
+            "--cancel --json of a deleted file: cancelled on the server and here", (rc, doc, err))
+
+    # Gone from the server already (terminated by someone else), and the file
+    # changed since (another mtime, so another key): said so, forgotten, exit 0.
+    changed = mp3(tmp, "changed", 40, 410, bitrate=192)
+    url, off = interrupt_upload(a, s, ctx, changed)
+    st = 423
+    deadline = time.time() + 15
+    while url is not None and st == 423 and time.time() < deadline:
+        st, _, _ = s.request("DELETE", url, token=ctx["t_alice"],
+                             headers={"Tus-Resumable": "1.0.0"})
+        if st == 423:		# the killed PATCH is still being wound up
+            time.sleep(0.1)
+    later = os.stat(changed).st_mtime + 10
+    os.utime(changed, (later, later))
+    rc, out, err = a.run("upload", "--cancel", changed)
+    t.check(url is not None and st == 204 and rc == 0 and "gone from the server already" in out
+            and not remembered(a, ctx, changed),
+            "--cancel of an upload gone already, of a file changed since: says so, "
+            "forgotten, exit 0", (st, rc, out, err))
+    rc, out, err = a.run("upload", "--help")
+    t.check(rc == 0 and "--cancel" in out, "upload --help lists --cancel", out)
+
+
+class HookProxy:
+    """An HTTP proxy in front of the stack for one client: hook(method, path)
+    runs before each request is forwarded; log gets (method, If-Match,
+    status) of each."""
+
+    def __init__(self, port, hook):
+        outer = self
+        self.log = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                hook(self.command, self.path)
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                skip = ("host", "connection", "content-length", "expect")
+                c.request(self.command, self.path, body=body, headers={
+                    k: v for k, v in self.headers.items() if k.lower() not in skip})
+                r = c.getresponse()
+                data = r.read()
+                c.close()
+                outer.log.append((self.command, self.headers.get("If-Match"), r.status))
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("connection", "transfer-encoding", "content-length",
+                                         "date", "server"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(data)
+                self.close_connection = True
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = forward
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def order(s, ctx):
+    st, pl, _ = s.request("GET", "/api/rooms/%s/playlist" % ctx["code"], token=ctx["t_alice"])
+    return pl["version"], [it["id"] for it in pl["items"]]
+
+
+def moved(ids, item, pos):
+    rest = [i for i in ids if i != item]
+    return rest[:pos - 1] + [item] + rest[pos - 1:]
+
+
+def t_move(t, ctx, s):
+    a, b = ctx["alice"], ctx["bob"]
+    ver, ids = order(s, ctx)
+    st, pl, _ = s.request("GET", "/api/rooms/%s/playlist" % ctx["code"], token=ctx["t_alice"])
+    track = pl["items"][0]["track"]["id"]
+    while len(ids) < 4:
+        s.request("POST", "/api/rooms/%s/playlist" % ctx["code"], {"track_id": track},
+                  token=ctx["t_alice"], headers={"If-Match": "*"})
+        ver, ids = order(s, ctx)
+    rc, doc, err = a.json("move", "1", "3")
+    v2, got = order(s, ctx)
+    t.check(rc == 0 and got == moved(ids, ids[0], 3) and v2 == ver + 1 and
+            [it["id"] for it in doc["items"]] == got and doc["version"] == v2,
+            "move 1 3 --json (forward): the new order, as REST has it, one version on",
+            (rc, doc, err, ids, got))
+    ids = got
+    rc, out, err = a.run("move", "--item", str(ids[3]), "2")
+    v3, got = order(s, ctx)
+    _, listing, _ = a.run("playlist")
+    lines = out.splitlines()
+    t.check(rc == 0 and got == moved(ids, ids[3], 2) and
+            lines[0].startswith("Moved item %d from number 4 to 2: " % ids[3]) and
+            lines[1:] == listing.splitlines(),
+            "move --item ID 2 (backward, human): a line, then the playlist as tutti playlist "
+            "prints it", (rc, out, err, listing))
+    cur = playback(s, ctx)["item_id"]
+    t.check(any(l.startswith(">") and l.split()[-1] == str(cur) for l in lines[1:]),
+            "the > mark stays on the item that plays", (cur, out))
+    ids = got
+    rc, out, err = a.run("-v", "move", "2", "2")
+    v4, got = order(s, ctx)
+    t.check(rc == 0 and got == ids and v4 == v3 and "already" in out and
+            "> PUT" not in err, "move 2 2 (the same place): nothing sent, the version stays",
+            (rc, out, err))
+    rc, doc, err = a.json("move", "--item", str(ids[1]), "2")
+    t.check(rc == 0 and doc == {"version": v3, "items": doc["items"]} and
+            [it["id"] for it in doc["items"]] == ids,
+            "move --json to the same place: the playlist as it is", (rc, doc, err))
+
+    # Refused before anything changes.
+    n = len(ids)
+    rc, out, err = a.run("-v", "move", "1", str(n + 1))
+    t.check(rc == 2 and out == "" and ("has %d items" % n) in err and "usage: tutti move" in err
+            and "> PUT" not in err and order(s, ctx) == (v3, ids),
+            "move to a position past the end: exit 2, the length said, no PUT", (rc, err))
+    bad = []
+    for args in (["0", "1"], ["1", "0"], ["x", "1"], ["1", "y"], ["--item", "0", "1"]):
+        rc, out, err = a.run("-v", "move", *args)
+        if rc != 2 or out != "" or "tutti: >" in err or "usage: tutti move" not in err:
+            bad.append((args, rc, err))
+    t.check(not bad, "move 0 / to 0 / not numbers: exit 2 before any request", bad)
+    rc, out, err = a.run("-v", "move", str(n + 1), "1")
+    t.check(rc == 5 and ("has %d items, not %d" % (n, n + 1)) in err and "> PUT" not in err,
+            "move N past the end: exit 5 as for play N, no PUT", (rc, err))
+    rc, out, err = a.run("-v", "move", "--item", "999999", "1")
+    t.check(rc == 5 and "no item 999999" in err and "> PUT" not in err
+            and order(s, ctx) == (v3, ids), "move an unknown item id: exit 5, no PUT", (rc, err))
+    rc, out, err = b.run("move", "1", "2")
+    t.check(rc == 4 and out == "" and "Forbidden" in err and "admin" in err and
+            order(s, ctx) == (v3, ids), "a member moves: exit 4, the server's 403 detail",
+            (rc, err))
+
+    # A 412 forced by changing the playlist just before the PUT: one retry.
+    changes = {"left": 1}
+
+    def change(method, path):
+        if method == "PUT" and changes["left"] > 0:
+            changes["left"] -= 1
+            s.request("POST", "/api/rooms/%s/playlist" % ctx["code"], {"track_id": track},
+                      token=ctx["t_alice"], headers={"If-Match": "*"})
+    proxy = HookProxy(s.port, change)
+    try:
+        x = Cli(ctx["tmp"], "alice-proxy", proxy.url)
+        os.makedirs(os.path.join(x.home, "tutti"), mode=0o700)
+        with open(os.path.join(x.home, "tutti", "rooms.json"), "w") as fh:
+            json.dump({"servers": {proxy.url: {"last": ctx["code"], "rooms": {
+                ctx["code"]: {"token": ctx["t_alice"], "name": "alice"}}}}}, fh)
+        rc, out, err = x.run("move", "1", "4")
+        v5, got = order(s, ctx)
+        log = [(m, st) for m, _, st in proxy.log]
+        t.check(rc == 0 and log == [("GET", 200), ("PUT", 412), ("GET", 200), ("PUT", 200)]
+                and proxy.log[1][1] == '"%d"' % v3 and proxy.log[3][1] == '"%d"' % (v3 + 1),
+                "a stale version (412): read again, PUT once more with the new version",
+                (rc, out, err, proxy.log))
+        t.check(len(got) == n + 1 and got == moved(got, ids[0], 4) and got[-1] not in ids
+                and "changed meanwhile" in err and "Precondition" not in err,
+                "the item moved, the concurrent addition kept, a note instead of the 412",
+                (got, ids, err))
+        ids = got
+        del proxy.log[:]
+        changes["left"] = 2		# both PUTs find the playlist changed
+        rc, out, err = x.run("move", "1", "2")
+        v6, got = order(s, ctx)
+        log = [(m, st) for m, _, st in proxy.log]
+        t.check(rc == 6 and out == "" and log == [("GET", 200), ("PUT", 412), ("GET", 200),
+                                                   ("PUT", 412)]
+                and "Precondition failed" in err and "nothing moved" in err
+                and got[:len(ids)] == ids and len(got) == len(ids) + 2,
+                "stale twice: exit 6, the 412 detail, nothing moved", (rc, err, proxy.log, got))
+    finally:
+        proxy.close()
 
 
 def t_tail(t, ctx, s):
@@ -810,9 +1075,11 @@ def main():
         t.run(t_status, ctx, s)
         t.run(t_playlist, ctx, s)
         t.run(t_control, ctx, s)
+        t.run(t_move, ctx, s)
         t.run(t_requests, ctx, s)
         t.run(t_chat, ctx, s)
         t.run(t_upload, ctx, s)
+        t.run(t_upload_cancel, ctx, s)
         t.run(t_tail, ctx, s)
         t.run(t_settings, ctx, s)
         t.run(t_people, ctx, s)
