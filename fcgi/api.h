@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "origin.h"
 #include "route.h"
 #include "token.h"
 
@@ -48,6 +49,8 @@ struct api_config {
 	int chat_window_s;	/* ... per user in any chat_window_s seconds */
 	struct api_metrics *metrics;	/* shared, thread-safe; see metrics.c */
 	struct api_gate *upload_gate;	/* shared; NULL: no limit */
+	const char *origins[ORIGIN_LIST_MAX];	/* -O: browser origins answered with CORS */
+	size_t norigins;
 };
 
 /* Per-thread state; created by api_thread_open, freed by api_thread_close. */
@@ -306,8 +309,26 @@ void api_metrics_upload_bytes(struct api_metrics *m, int64_t n);
 int api_thread_open(struct api_thread *t, const struct api_config *cfg);
 void api_thread_close(struct api_thread *t);
 
-/* Dispatches one request to its handler and sends exactly one response. */
+/* Dispatches one request to its handler and sends exactly one response
+ * (a CORS preflight is answered by api_cors). route.c */
 void api_route(struct api_req *r);
+
+/* Writes the methods route has handlers for into buf (n bytes), as an
+ * Allow header value ("GET, POST"). Returns how many there are (0 for
+ * ROUTE_NONE; buf is then ""). route.c */
+int api_route_methods(enum api_route_id route, char *buf, size_t n);
+
+/* --- cors.c: cross-origin requests from the -O origins --------------------- */
+
+/* Called by api_route before the handler, with r->m parsed. A preflight
+ * (OPTIONS with Origin and Access-Control-Request-Method) is answered here:
+ * 204 with the Access-Control-Allow-* headers when its Origin is on the -O
+ * list (on the tus paths through api_uploads_options, so the tus headers
+ * come too), else 403. Any other request whose Origin is on the list gets
+ * Access-Control-Allow-Origin, Vary and Access-Control-Expose-Headers
+ * written before the handler's own header lines; others get nothing.
+ * Returns 1 when the request has been answered, else 0. */
+int api_cors(struct api_req *r);
 
 /* --- handlers, one file per resource; each sends exactly one response ---- */
 void api_health(struct api_req *r);		/* health.c */

@@ -43,7 +43,7 @@ usage_to(FILE *out, int status)
 	fprintf(out,
 	    "usage: tutti-api [-hv] [-d datadir] [-m sqldir] [-R redis] [-s socket]\n"
 	    "                 [-t threads] [-w wait_ms] [-U bytes] [-X seconds] [-C n/seconds]\n"
-	    "                 [serve | migrate | import path ...]\n"
+	    "                 [-O origin ...] [serve | migrate | import path ...]\n"
 	    "\n"
 	    "  serve    answer FastCGI requests on the unix socket (the default)\n"
 	    "  migrate  apply the migrations in sqldir to datadir/tutti.db\n"
@@ -61,6 +61,9 @@ usage_to(FILE *out, int status)
 	    "              (default 86400, 24 h)\n"
 	    "  -C n/secs   chat: at most n messages per person in any secs seconds\n"
 	    "              (default 5/10)\n"
+	    "  -O origin   a browser origin (scheme://host[:port], no path, no default\n"
+	    "              port) whose pages may call the API: CORS headers and\n"
+	    "              preflights; repeatable, at most 16. Other origins get none.\n"
 	    "  -v          log debug messages\n"
 	    "  -h          print this help and exit\n"
 	    "\n"
@@ -326,6 +329,25 @@ api_env(const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
+/* Adds an -O origin to cfg after checking it. Returns 0, or -1 after
+ * saying on stderr what is wrong with it. */
+static int
+api_opt_origin(const char *s, struct api_config *cfg)
+{
+	char why[192];
+
+	if (cfg->norigins == ORIGIN_LIST_MAX) {
+		fprintf(stderr, "tutti-api: at most %d -O options\n", ORIGIN_LIST_MAX);
+		return -1;
+	}
+	if (origin_check(s, strlen(s), why, sizeof(why)) != 0) {
+		fprintf(stderr, "tutti-api: -O %s: %s\n", s, why);
+		return -1;
+	}
+	cfg->origins[cfg->norigins++] = s;
+	return 0;
+}
+
 /* Parses the chat limit "n/secs" (1..1000 messages in 1..86400 s). */
 static int
 api_opt_rate(const char *s, struct api_config *cfg)
@@ -359,7 +381,7 @@ main(int argc, char **argv)
 	const char *cmd;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "C:d:m:R:s:t:w:U:X:vh")) != -1) {
+	while ((ch = getopt(argc, argv, "C:d:m:O:R:s:t:w:U:X:vh")) != -1) {
 		switch (ch) {
 		case 'd': ctx.cfg.datadir = optarg; break;
 		case 'm': ctx.sqldir = optarg; break;
@@ -379,6 +401,10 @@ main(int argc, char **argv)
 		case 'C':
 			if (api_opt_rate(optarg, &ctx.cfg) != 0)
 				usage();
+			break;
+		case 'O':
+			if (api_opt_origin(optarg, &ctx.cfg) != 0)
+				return 2;
 			break;
 		case 'v': lvl = LOG_DEBUG; break;
 		case 'h': usage_to(stdout, 0); break;

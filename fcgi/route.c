@@ -1,7 +1,8 @@
 /*
  * route.c - maps a request's method and path to its handler. The path
  * parser (api_route_parse) is a pure function over the caller's string so
- * it can be fuzzed; the dispatch table below pairs routes and methods.
+ * it can be fuzzed; the dispatch table below pairs routes and methods (and
+ * names them for 405's Allow and CORS preflights, cors.c).
  */
 #include "api.h"
 #include "route.h"
@@ -162,24 +163,34 @@ static const struct api_handler {
 
 #define API_NHANDLERS (sizeof(api_handlers) / sizeof(api_handlers[0]))
 
+int
+api_route_methods(enum api_route_id route, char *buf, size_t n)
+{
+	size_t i;
+	int count = 0;
+
+	if (n == 0)
+		return 0;
+	buf[0] = '\0';
+	for (i = 0; i < API_NHANDLERS; i++)
+		if (api_handlers[i].route == route && route != ROUTE_NONE) {
+			if (count++ > 0)
+				strncat(buf, ", ", n - strlen(buf) - 1);
+			strncat(buf, api_handlers[i].method, n - strlen(buf) - 1);
+		}
+	return count;
+}
+
 /* Sends 405 with the Allow header listing the route's methods. */
 static void
 api_not_allowed(struct api_req *r)
 {
-	char allow[128] = "Allow: ", hdr[192];
-	size_t i;
-	int first = 1;
+	char allow[128], hdr[192];
 
-	for (i = 0; i < API_NHANDLERS; i++)
-		if (api_handlers[i].route == r->m.route) {
-			if (!first)
-				strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
-			strncat(allow, api_handlers[i].method, sizeof(allow) - strlen(allow) - 1);
-			first = 0;
-		}
-	snprintf(hdr, sizeof(hdr), "%s\r\n%s", allow, r->m.route == ROUTE_UPLOADS ||
+	api_route_methods(r->m.route, allow, sizeof(allow));
+	snprintf(hdr, sizeof(hdr), "Allow: %s\r\n%s", allow, r->m.route == ROUTE_UPLOADS ||
 	    r->m.route == ROUTE_UPLOAD ? "Tus-Resumable: 1.0.0\r\n" : "");
-	api_problem_h(r, 405, "Method not allowed", hdr, "%s is not allowed here; %s",
+	api_problem_h(r, 405, "Method not allowed", hdr, "%s is not allowed here; Allow: %s",
 	    r->method, allow);
 }
 
@@ -188,7 +199,10 @@ api_route(struct api_req *r)
 {
 	size_t i;
 
-	if (api_route_parse(r->path, &r->m) == ROUTE_NONE) {
+	api_route_parse(r->path, &r->m);
+	if (api_cors(r))
+		return;
+	if (r->m.route == ROUTE_NONE) {
 		/* tus clients expect Tus-Resumable on every answer under uploads */
 		api_problem_h(r, 404, "Not found", strncmp(r->path, "/api/uploads", 12) == 0 ?
 		    "Tus-Resumable: 1.0.0\r\n" : NULL, "no API endpoint at this path");

@@ -5,6 +5,7 @@
 #include "relay.h"
 
 #include "log.h"
+#include "origin.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -51,8 +52,10 @@ usage(FILE *f)
 "                dropped, Redis reconnects); give a local address.\n"
 "     -O origin  a browser origin allowed to connect besides the Host the\n"
 "                client connected to (e.g. https://music.example.org);\n"
-"                repeatable. A request without Origin (the native client,\n"
-"                scripts) is always let in; the token decides. Others: 403.\n"
+"                repeatable; written as a browser sends it, scheme://host\n"
+"                [:port] without a path or the default port (else exit 2).\n"
+"                A request without Origin (the native client, scripts) is\n"
+"                always let in; the token decides. Others: 403.\n"
 "     -v         verbose: log every connection at debug level.\n"
 "     -h         print this help and exit.\n"
 "\n"
@@ -321,6 +324,22 @@ relay_raise_nofile(void)
 	    (unsigned long long)rl.rlim_cur);
 }
 
+/* Refuses an -O value that no browser sends (common/origin.c). Returns 0,
+ * or -1 after logging which one and why. */
+static int
+relay_origins_valid(const struct relay *r)
+{
+	char why[192];
+	size_t i;
+
+	for (i = 0; i < r->norigins; i++)
+		if (origin_check(r->origins[i], strlen(r->origins[i]), why, sizeof(why)) != 0) {
+			log_err("-O %s: %s", r->origins[i], why);
+			return -1;
+		}
+	return 0;
+}
+
 /* Connects to everything the relay needs. Returns the exit status: 0 when
  * running, 1 when the listening socket fails, 2 for a malformed -R. */
 static int
@@ -385,6 +404,8 @@ main(int argc, char **argv)
 		log_err("-i %s: use 1 to %d characters of [A-Za-z0-9._-]", r->id, RELAY_ID_MAX);
 		return 2;
 	}
+	if (relay_origins_valid(r) != 0)
+		return 2;	/* r is static: its origins stay reachable */
 	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&loop) != 0)
 		return 1;
