@@ -25,6 +25,7 @@
 				   carries them all (~330 bytes each) */
 #define API_ROOM_USERS_MAX 1000	/* people present in one room */
 #define API_PLAYLIST_FULL (-2)	/* api_playlist_append: API_PLAYLIST_MAX reached */
+#define API_FFMPEG_DEFAULT "/usr/bin/ffmpeg"	/* tutti-api -F */
 
 struct api_metrics;
 
@@ -45,6 +46,7 @@ struct api_config {
 	int reply_wait_ms;	/* how long control waits for the worker */
 	int64_t upload_max;	/* largest accepted upload, bytes */
 	int64_t upload_ttl_us;	/* an unfinished upload expires this long after its creation */
+	const char *ffmpeg;	/* converts uploads that are not MP3 (transcode.c); NULL: none */
 	int chat_burst;		/* chat: at most chat_burst messages ... */
 	int chat_window_s;	/* ... per user in any chat_window_s seconds */
 	struct api_metrics *metrics;	/* shared, thread-safe; see metrics.c */

@@ -15,7 +15,7 @@
 /* What a page may read of an answer besides the CORS-safelisted headers. */
 #define CORS_EXPOSE "ETag, Location, Retry-After, Allow, Upload-Offset, " \
 	"Upload-Length, Upload-Expires, Upload-Metadata, Tus-Resumable, Tus-Version, " \
-	"Tus-Max-Size, Tus-Extension, Tus-Checksum-Algorithm, Tutti-Track, Tutti-Item"
+	"Tus-Max-Size, Tus-Extension, Tus-Checksum-Algorithm, Tutti-Track, Tutti-Item, Tutti-Audio"
 /* What a request may carry: the API's and the tus request headers. */
 #define CORS_HEADERS "Authorization, Content-Type, If-Match, If-None-Match, " \
 	"Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata, Upload-Checksum, " \

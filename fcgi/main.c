@@ -43,7 +43,7 @@ usage_to(FILE *out, int status)
 	fprintf(out,
 	    "usage: tutti-api [-hv] [-d datadir] [-m sqldir] [-R redis] [-s socket]\n"
 	    "                 [-t threads] [-w wait_ms] [-U bytes] [-X seconds] [-C n/seconds]\n"
-	    "                 [-O origin ...] [serve | migrate | import path ...]\n"
+	    "                 [-O origin ...] [-F ffmpeg | none] [serve | migrate | import path ...]\n"
 	    "\n"
 	    "  serve    answer FastCGI requests on the unix socket (the default)\n"
 	    "  migrate  apply the migrations in sqldir to datadir/tutti.db\n"
@@ -64,6 +64,9 @@ usage_to(FILE *out, int status)
 	    "  -O origin   a browser origin (scheme://host[:port], no path, no default\n"
 	    "              port) whose pages may call the API: CORS headers and\n"
 	    "              preflights; repeatable, at most 16. Other origins get none.\n"
+	    "  -F ffmpeg   the ffmpeg that converts a finished upload that is not MP3\n"
+	    "              (WAV, FLAC, Ogg, M4A/AAC, AIFF, ...) into one; \"none\": only\n"
+	    "              MP3 is accepted (default /usr/bin/ffmpeg when it exists)\n"
 	    "  -v          log debug messages\n"
 	    "  -h          print this help and exit\n"
 	    "\n"
@@ -367,6 +370,27 @@ api_opt_rate(const char *s, struct api_config *cfg)
 	return 0;
 }
 
+/* -F: the ffmpeg to convert uploads with (NULL: the default one when it
+ * is there), "none" for none. Returns 0, or -1 after saying why. */
+static int
+api_opt_ffmpeg(const char *path, struct api_config *cfg)
+{
+	if (path != NULL && strcmp(path, "none") == 0)
+		return 0;
+	if (path == NULL) {
+		if (access(API_FFMPEG_DEFAULT, X_OK) == 0)
+			cfg->ffmpeg = API_FFMPEG_DEFAULT;
+		return 0;
+	}
+	if (path[0] != '/' || access(path, X_OK) != 0) {
+		fprintf(stderr, "tutti-api: -F %s: not an executable given by its absolute path\n",
+		    path);
+		return -1;
+	}
+	cfg->ffmpeg = path;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -377,11 +401,12 @@ main(int argc, char **argv)
 		.socket_path = "run/api.sock", .sqldir = "sql", .nthreads = 4,
 	};
 	enum log_level lvl = LOG_INFO;
+	const char *ffmpeg = NULL;
 	int64_t ttl_s;
 	const char *cmd;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "C:d:m:O:R:s:t:w:U:X:vh")) != -1) {
+	while ((ch = getopt(argc, argv, "C:d:F:m:O:R:s:t:w:U:X:vh")) != -1) {
 		switch (ch) {
 		case 'd': ctx.cfg.datadir = optarg; break;
 		case 'm': ctx.sqldir = optarg; break;
@@ -406,6 +431,9 @@ main(int argc, char **argv)
 			if (api_opt_origin(optarg, &ctx.cfg) != 0)
 				return 2;
 			break;
+		case 'F':
+			ffmpeg = optarg;
+			break;
 		case 'v': lvl = LOG_DEBUG; break;
 		case 'h': usage_to(stdout, 0); break;
 		default: usage();
@@ -417,6 +445,8 @@ main(int argc, char **argv)
 	    ctx.cfg.reply_wait_ms < 1 || ctx.cfg.reply_wait_ms > 4000)
 		usage();
 	log_init("tutti-api", lvl);
+	if (api_opt_ffmpeg(ffmpeg, &ctx.cfg) != 0)
+		return 2;
 	/* From the environment only: a command line shows in ps. */
 	ctx.cfg.redis_password = api_env("TUTTI_REDIS_PASSWORD");
 	ctx.cfg.redis_user = ctx.cfg.redis_password ? api_env("TUTTI_REDIS_USER") : NULL;

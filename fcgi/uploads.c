@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "library.h"
 #include "log.h"
+#include "transcode.h"
 #include "tus.h"
 
 #include <errno.h>
@@ -240,8 +241,9 @@ api_uploads_options(struct api_req *r)
 
 	snprintf(h, sizeof(h), "Tus-Resumable: " TUS_VERSION "\r\nTus-Version: "
 	    TUS_VERSION "\r\nTus-Extension: creation,termination,checksum,expiration\r\n"
-	    "Tus-Max-Size: %" PRId64 "\r\nTus-Checksum-Algorithm: sha1\r\n",
-	    r->t->cfg->upload_max);
+	    "Tus-Max-Size: %" PRId64 "\r\nTus-Checksum-Algorithm: sha1\r\n"
+	    "Tutti-Audio: %s\r\n", r->t->cfg->upload_max,
+	    r->t->cfg->ffmpeg != NULL ? "any" : "mp3");
 	api_reply_empty(r, 204, h);
 }
 
@@ -399,6 +401,42 @@ api_uploads_delete(struct api_req *r)
 	api_reply_empty(r, 204, NULL);
 }
 
+/* Adds the complete part file at path to the library (library_add_upload);
+ * when libmpg123 refuses it and an ffmpeg is configured, converts it into
+ * an MP3 beside it first (transcode.c), whose title defaults to the file's
+ * name. Returns the track id, or -1 with *why and err set as
+ * library_add_upload does. */
+static int64_t
+up_store(struct api_req *r, const struct up_row *row, const char *path, const char *sha256,
+    enum library_why *why, char *err, size_t errlen)
+{
+	char mp3[4096 + 8], reason[256], ff[160];
+	enum transcode_result tr;
+	int64_t track;
+
+	track = library_add_upload(r->t->db, r->t->cfg->datadir, path, row->filename, sha256,
+	    why, err, errlen);
+	if (track >= 0 || *why != LIBRARY_NOT_AUDIO || r->t->cfg->ffmpeg == NULL)
+		return track;
+	snprintf(reason, sizeof(reason), "%s", err);
+	snprintf(mp3, sizeof(mp3), "%s.mp3", path);
+	tr = transcode_mp3(r->t->cfg->ffmpeg, path, mp3, TRANSCODE_TIMEOUT_S, err, errlen);
+	if (tr != TRANSCODE_OK) {
+		*why = tr == TRANSCODE_NOT_AUDIO ? LIBRARY_NOT_AUDIO : tr == TRANSCODE_NO_SPACE ?
+		    LIBRARY_NO_SPACE : LIBRARY_SYSTEM;
+		snprintf(ff, sizeof(ff), "%.150s", err);
+		if (tr == TRANSCODE_NOT_AUDIO && snprintf(err, errlen, "%s, nor audio ffmpeg "
+		    "can read (%s)", reason, ff) >= (int)errlen)
+			log_debug("upload %.8s...: the reason was cut", row->id);
+		return -1;
+	}
+	log_info("upload %.8s...: converted to MP3 with %s", row->id, r->t->cfg->ffmpeg);
+	track = library_add_upload(r->t->db, r->t->cfg->datadir, mp3, row->filename, NULL,
+	    why, err, errlen);
+	unlink(mp3);	/* after a success, a second name of the stored file */
+	return track;
+}
+
 /* Finishes an upload whose part file is complete: library, playlist, row.
  * sha256 is the file's hex digest when known, else NULL. Sends the
  * response. The part file is removed unless storing failed (500), when a
@@ -413,12 +451,12 @@ up_complete(struct api_req *r, struct up_row *row, const char *sha256)
 	int open_room;
 
 	up_part_path(r, row->id, path, sizeof(path));
-	row->track_id = library_add_upload(r->t->db, r->t->cfg->datadir, path,
-	    row->filename, sha256, &why, err, sizeof(err));
+	row->track_id = up_store(r, row, path, sha256, &why, err, sizeof(err));
 	if (row->track_id < 0 && why == LIBRARY_NOT_AUDIO) {
 		unlink(path);
 		api_sql_run(r->t->db, NULL, "DELETE FROM uploads WHERE id = ?", "t", row->id);
-		api_problem(r, 415, "Not MPEG audio", "%s; the upload was discarded", err);
+		api_problem(r, 415, r->t->cfg->ffmpeg ? "Not audio" : "Not MPEG audio",
+		    "%s; the upload was discarded", err);
 		return;
 	}
 	if (row->track_id < 0 && why == LIBRARY_NO_SPACE) {

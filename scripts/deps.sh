@@ -9,7 +9,7 @@ set -eu
 PKGS="gcc make pkg-config
 libfcgi-dev libhiredis-dev libuv1-dev libjansson-dev libsqlite3-dev libssl-dev
 libmpg123-dev libcmocka-dev libcurl4-openssl-dev mpg123
-nginx redis-server sqlite3 sox libsox-fmt-mp3 lame curl
+nginx redis-server sqlite3 sox libsox-fmt-mp3 lame curl ffmpeg
 python3 python3-websocket chromium clang libclang-rt-14-dev"
 
 missing=""

@@ -46,6 +46,9 @@ def mp3(tmp, name, freq, secs=3.0, title=None, artist=None):
         return f.read()
 
 
+FFMPEG = "/usr/bin/ffmpeg" if os.access("/usr/bin/ffmpeg", os.X_OK) else None
+
+
 def wav(tmp):
     path = os.path.join(tmp, "tone.wav")
     subprocess.run(["sox", "-q", "-n", "-r", "44100", "-c", "2", path, "synth", "1",
@@ -369,7 +372,9 @@ def refused(t, s, tus, ctx, data, desc):
     half = len(data) // 2
     tus.patch(loc, ctx["ta"], 0, data[:half])
     st, h, d = tus.patch(loc, ctx["ta"], half, data[half:])
-    t.check(is_problem(st, h, d, 415) and b"MPEG" in d, desc + ": 415 when complete", (st, d))
+    t.check(is_problem(st, h, d, 415) and b"audio" in d and b"0x" not in d and
+            b"/uploads/" not in d, desc + ": 415 when complete (no server path or address in "
+            "the reason)", (st, d))
     st, _, _ = tus.head(loc, ctx["ta"])
     t.check(st == 404, desc + ": the upload is gone (HEAD 404)", st)
     t.check(track_total(s) == before_tracks and media_files(s) == before_media
@@ -379,9 +384,63 @@ def refused(t, s, tus, ctx, data, desc):
 
 def t_not_mp3(t, s, tus, ctx):
     refused(t, s, tus, ctx, os.urandom(60000), "random bytes")
-    refused(t, s, tus, ctx, ctx["wav"], "a WAV file")
+    if not FFMPEG:
+        refused(t, s, tus, ctx, ctx["wav"], "a WAV file")
     refused(t, s, tus, ctx, id3_only(), "an ID3 tag with no audio")
     refused(t, s, tus, ctx, b"\xff\xfb" + b"\x00" * 100, "a lone frame header")
+
+
+def other_formats(tmp):
+    """{name: (bytes, seconds, title or None)}: a 3 s tone as WAV, FLAC with
+    tags, Ogg Vorbis, M4A (AAC), and 6 channels at 96 kHz as FLAC."""
+    out = {}
+    src = os.path.join(tmp, "src.wav")
+    subprocess.run(["sox", "-q", "-n", "-r", "44100", "-c", "2", src, "synth", "3", "sine",
+                    "330"], check=True)
+    for name, args in (("tone.wav", None), ("tone.ogg", None),
+                       ("tagged.flac", ["-metadata", "title=Flac <b>Title</b>",
+                                        "-metadata", "artist=Flac Artist"]),
+                       ("tone.m4a", ["-c:a", "aac"])):
+        path = os.path.join(tmp, name)
+        subprocess.run([FFMPEG, "-loglevel", "error", "-y", "-i", src] + (args or []) + [path],
+                       check=True)
+        out[name] = path
+    wide = os.path.join(tmp, "wide.flac")
+    subprocess.run(["sox", "-q", "-n", "-r", "96000", "-c", "6", wide, "synth", "2", "sine",
+                    "440"], check=True)
+    out["wide.flac"] = wide
+    res = {}
+    for name, path in out.items():
+        with open(path, "rb") as f:
+            res[name] = (f.read(), 2.0 if name == "wide.flac" else 3.0,
+                         "Flac <b>Title</b>" if name == "tagged.flac" else None)
+    return res
+
+
+def t_convert(t, s, tus, ctx):
+    """With ffmpeg (tutti-api -F, /usr/bin/ffmpeg by default), a finished
+    upload that is not MP3 is converted into one and stored as a track."""
+    if not FFMPEG:
+        t.check(True, "other formats # SKIP no /usr/bin/ffmpeg here")
+        return
+    for name, (data, secs, title) in sorted(other_formats(ctx["tmp"]).items()):
+        (st, loc, _, _), (pst, h, d) = tus.upload(ctx["ta"], ctx["code"], data, name)
+        st2, tr, _ = s.request("GET", "/api/tracks/" + h.get("tutti-track", "0"))
+        ok = pst == 204 and st2 == 200 and tr["url"].endswith(".mp3") and \
+            abs(tr["duration_us"] - secs * 1e6) < 60000 and \
+            tr["title"] == (title or name.rsplit(".", 1)[0])
+        t.check(ok, "%s: converted to an MP3 track of %.0f s titled from its %s" %
+                (name, secs, "tags" if title else "name"), (pst, d, tr))
+        if name == "tagged.flac":
+            t.check(tr.get("artist") == "Flac Artist", "tagged.flac: its artist tag is kept", tr)
+            (_, _, _, _), (pst2, h2, _) = tus.upload(ctx["ta"], ctx["code"], data, "again.flac")
+            t.check(pst2 == 204 and h2.get("tutti-track") == h.get("tutti-track"),
+                    "the same FLAC again is the same track (the conversion is deterministic)",
+                    (h, h2))
+    t.check(part_files(s) == [] and not any(f.endswith(".part.mp3") for f in
+                                            os.listdir(os.path.join(s.data, "uploads"))),
+            "no part file or converted copy is left in uploads/", os.listdir(os.path.join(
+                s.data, "uploads")))
 
 
 def t_truncated(t, s, tus, ctx):
@@ -503,6 +562,23 @@ def t_expiry(t, s, tus, code, tok):
             part_files(s))
 
 
+def t_no_ffmpeg(t, tmp):
+    """tutti-api -F none: only MP3 is taken; a WAV is refused with 415 "Not
+    MPEG audio" and leaves nothing behind."""
+    s = Stack(name="uploads-noff", env={"TUTTI_API_OPTS": "-F none"})
+    try:
+        s.start()
+        tus = Tus(s)
+        code, ta = new_room(s, "dora")
+        refused(t, s, tus, {"ta": ta, "code": code}, wav(tmp), "-F none: a WAV file")
+        st, h, d = tus.upload(ta, code, wav(tmp), "tone.wav")[1]
+        t.check(is_problem(st, h, d, 415) and b"Not MPEG audio" in d,
+                "-F none: the title says only MPEG audio is taken", d)
+    finally:
+        s.stop()
+    s.check_sanitizers(t)
+
+
 def main():
     t = Tap()
     tmp = tempfile.mkdtemp(prefix="tutti-up-")
@@ -517,16 +593,17 @@ def main():
         s.start()
         tus = Tus(s)
         code, ta = new_room(s, "alice")
-        ctx = {"songs": songs, "wav": wav(tmp), "code": code, "ta": ta,
+        ctx = {"songs": songs, "wav": wav(tmp), "code": code, "ta": ta, "tmp": tmp,
                "tb": join(s, code, "bob"), "tother": new_room(s, "carol")[1]}
         for fn in (t_options, t_create_refusals, t_full, t_resume, t_cut_off, t_not_mp3,
-                   t_truncated, t_same_twice, t_filenames, t_delete, t_access):
+                   t_convert, t_truncated, t_same_twice, t_filenames, t_delete, t_access):
             t.run(fn, s, tus, ctx)
     finally:
         s.stop()
     s.check_sanitizers(t)
     try:
         t.run(t_restart, {"songs": songs})
+        t.run(t_no_ffmpeg, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     t.done()

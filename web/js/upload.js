@@ -155,6 +155,10 @@ export async function sniffNotMp3(file) {
 	return NOT_MP3.find(([test]) => test(bytes, text))?.[1] ?? null;
 }
 
+/** Extensions of audio files the server converts when it says Tutti-Audio: any. */
+const AUDIO_EXTENSIONS = ['.mp3', '.flac', '.wav', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.aif', '.aiff', '.wma', '.webm', '.mka'];
+const AUDIO_NAME = new RegExp(`(${AUDIO_EXTENSIONS.map((e) => e.replace('.', '\\.')).join('|')})$`, 'i');
+
 const hasFiles = (ev) => [...(ev.dataTransfer?.types || [])].includes('Files');
 
 /**
@@ -173,6 +177,7 @@ export class UploadPanel {
 	#gen = 0;                  // bumped by leave(): runs of an older room stop counting
 	#chunk = CHUNK_FIRST;
 	#maxSize = null;           // Tus-Max-Size
+	#anyAudio = false;         // Tutti-Audio: any (the server converts what is not MP3)
 	#optionsAsked = false;
 	#dragTimer = 0;
 
@@ -202,7 +207,7 @@ export class UploadPanel {
 		this.zone = el('div', {class: 'dropzone'},
 			this.input,
 			this.pick,
-			el('span', {class: 'muted', text: ' or drop MP3 files here'}),
+			this.dropText = el('span', {class: 'muted', text: ' or drop MP3 files here'}),
 			el('p', {class: 'help', attrs: {id: `${id}-help`}, text: 'Each file joins the library and the end of the playlist. Several at once are fine; an interrupted upload resumes.'}));
 		root.append(el('h2', {text: 'Add music', attrs: {id: `${id}-title`}}), this.note, this.zone, this.list, this.clear);
 
@@ -327,6 +332,12 @@ export class UploadPanel {
 	#precheck(file) {
 		if (file.size === 0)
 			return 'Refused: the file is empty.';
+		if (this.#anyAudio) {
+			if (file.type && !/^(audio|video)\//.test(file.type) && !AUDIO_NAME.test(file.name))
+				return `Refused: not an audio file (${file.type}).`;
+			return this.#maxSize && file.size > this.#maxSize ?
+				`Refused: too large (${formatBytes(file.size)}); files are at most ${formatBytes(this.#maxSize)}.` : null;
+		}
 		const mp3Name = /\.mp3$/i.test(file.name);
 		if (file.type && !file.type.startsWith('audio/') && !mp3Name)
 			return `Refused: not an audio file (${file.type}); only MP3 files can be added.`;
@@ -343,6 +354,12 @@ export class UploadPanel {
 			const max = Number(res.headers.get('Tus-Max-Size'));
 			if (res.ok && max > 0)
 				this.#maxSize = max;
+			if (res.ok && res.headers.get('Tutti-Audio') === 'any') {
+				// The server converts other audio files to MP3 (ffmpeg).
+				this.#anyAudio = true;
+				this.input.accept = `audio/*,${AUDIO_EXTENSIONS.join(',')}`;
+				this.dropText.textContent = ' or drop audio files here (MP3, FLAC, WAV, Ogg, M4A…)';
+			}
 		} catch {
 			// the server still checks Upload-Length
 		}
@@ -546,7 +563,7 @@ export class UploadPanel {
 		it.message = '';
 		it.samples = [];
 		this.#draw(it);
-		const kind = it.url || it.sniffed ? null : await sniffNotMp3(it.file);
+		const kind = it.url || it.sniffed || this.#anyAudio ? null : await sniffNotMp3(it.file);
 		it.sniffed = true;
 		if (kind) {
 			this.#set(it, 'error', `Refused: this is ${kind}, not an MP3; convert it to MP3 first.`,
