@@ -682,13 +682,15 @@ up_rate(const char *s, int64_t *v)
 
 static const struct cli_help upload_help = { "upload",
 "[--limit-rate RATE] FILE... | --cancel FILE...",
-"     Uploads MP3 files into the room (as the policy allows: the admin, or\n"
+"     Uploads audio files into the room (as the policy allows: the admin, or\n"
 "     everyone) with tus: each becomes a library track and a playlist item.\n"
+"     MP3 always; FLAC, WAV, Ogg, M4A and the like when the server converts\n"
+"     them (tutti-api -F).\n"
 "     A progress bar shows on a terminal. An upload that was interrupted\n"
 "     (Ctrl-C, a lost connection, a crash) resumes where it stopped when the\n"
 "     same command runs again, for 24 hours, as long as the file is\n"
 "     unchanged; network errors are retried with growing pauses. A file the\n"
-"     server refuses (not MPEG audio) does not stop the others; the exit\n"
+"     server refuses (not audio it reads) does not stop the others; the exit\n"
 "     status is that of the first failure (130: interrupted).\n"
 "\n"
 "     -l, --limit-rate RATE  send at most RATE bytes a second (k and M\n"
