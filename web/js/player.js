@@ -2,11 +2,20 @@
  * player.js - plays the room's anchor on this device's audio clock. An anchor
  * ("at server time at_us item item_id is at position_us", docs/protocol.md)
  * goes through clock.js to this page's clock and through the AudioContext's
- * output timestamp to the audio clock. Each track is decoded whole once
- * (cached by track id, the next one prefetched) and played as a chain of
- * short AudioBufferSourceNodes (sync-chain.js), each started on an exact
- * sample frame with start(when, offset); a lookahead scheduler keeps about
- * LOOKAHEAD_S of chunks queued. app.js drives it.
+ * output timestamp to the audio clock. Each track is decoded once, whole
+ * (or in segments when it is long: below), cached by track id with the next
+ * one prefetched, and played as a chain of short AudioBufferSourceNodes
+ * (sync-chain.js), each started on an exact sample frame with start(when,
+ * offset); a lookahead scheduler keeps about LOOKAHEAD_S of chunks queued.
+ * app.js drives it.
+ *
+ * Long tracks: a track longer than LONG_TRACK_S (the `longTrackS` option,
+ * else localStorage "tutti.long_track_s", else 600 s) whose MP3 indexes
+ * cleanly (mp3-index.js) is kept compressed and decoded in segments around
+ * where it plays (segmented-track.js), on the same sample timeline as a
+ * whole decode; anything else is decoded whole as before. The cache holds
+ * tracks up to CACHE_BYTES of decoded (and, for segmented tracks,
+ * compressed) bytes, least recently used let go first.
  *
  * Auto-advance: once the end of the playing track is inside the lookahead
  * and the anchor names what follows (next_item_id) the player continues
@@ -41,6 +50,8 @@
  */
 
 import {clientNowUs} from './clock.js';
+import {indexMp3} from './mp3-index.js';
+import {SegmentedTrack, canSegment} from './segmented-track.js';
 import {FADE_S, Voice, cancelNode, clickBuffer, frameTime} from './sync-chain.js';
 
 const TICK_MS = 100;             // the scheduler's period while the page is visible ...
@@ -55,7 +66,11 @@ const REPLACE_OVER_S = 0.0002;   // a chain not heard yet is re-placed when off 
 const CLICK_MOVE_S = 0.0005;     // a calibration click not heard yet is moved when off by more than this
 const GAPLESS_WITHIN_US = 2000;  // an anchor starting this close to the end of the one before continues it
 const READINGS = 7;              // the median of this many readings of where the first sample belongs
-const CACHED_TRACKS = 4;         // decoded tracks kept (a minute of stereo is ~20 MB)
+const CACHE_BYTES = 256 * 2 ** 20;  // tracks kept up to this many bytes (a minute of decoded stereo at 44.1 kHz is ~21 MB)
+const LONG_TRACK_S = 600;        // a track longer than this is decoded in segments when it can be
+const LONG_TRACK_KEY = 'tutti.long_track_s';	// localStorage: another threshold (s), for tests and small devices
+const FIRST_SEGMENT_TRIES = 4;   // a start waits for the segment at its position at most this many times ...
+const FIRST_AHEAD_S = 2;         // ... and for the one this far on (a start just before a segment's end)
 const RETRY_LOAD_MS = 5000;      // a track that could not be loaded is tried again after this
 const STALE_TIMESTAMP_MS = 500;   // an output timestamp this far from now is not used ...
 const FALLBACK_AFTER_MS = 1500;   // ... and after this long without one, the latency estimate is
@@ -142,6 +157,16 @@ class OutputClock {
 	}
 }
 
+/** The threshold stored under LONG_TRACK_KEY (a number of seconds), else undefined. */
+function storedLongTrackS() {
+	try {
+		const v = localStorage.getItem(LONG_TRACK_KEY);
+		return v === null || v.trim() === '' ? undefined : Number(v);
+	} catch {
+		return undefined;
+	}
+}
+
 /**
  * Player emits "audiostate" (the AudioContext was suspended or resumed) and
  * "error" {message} (a track could not be loaded or decoded).
@@ -154,7 +179,9 @@ export class Player extends EventTarget {
 	#loading = 0;           // tracks being fetched or decoded
 	#tracks = new Map();    // track id -> track {id, url, duration_us, ...}
 	#items = [];            // playlist items in order: {id, track}
-	#buffers = new Map();   // track id -> Promise<AudioBuffer>, least recently used first
+	#buffers = new Map();   // track id -> {promise: Promise<AudioBuffer | SegmentedTrack>, audio}, least recently used first
+	#longTrackS;
+	#segmentDecodes = 0;    // segments decoded by tracks no longer cached
 	#anchor = null;         // the anchor being followed
 	#gen = 0;               // bumps with each anchor, so a slow load of an old one is dropped
 	#loadingGen = 0;        // the gen whose start is waiting for its buffer
@@ -168,7 +195,7 @@ export class Player extends EventTarget {
 	#error = null;          // the current schedule error, s (positive: ahead of schedule)
 	#last = null;           // lastSchedule (with its voice)
 	#transition = null;
-	#totals = {inserted: 0, dropped: 0, underruns: 0, frames: 0};	// of voices no longer kept
+	#totals = {inserted: 0, dropped: 0, underruns: 0, frames: 0, waits: 0};	// of voices no longer kept
 	#resyncs = 0;
 	#resyncError = null;
 	#resyncReason = null;
@@ -181,9 +208,14 @@ export class Player extends EventTarget {
 	#lastClick = null;      // the entry of #clicks queued last
 	#ticksPlayed = 0;
 
-	constructor(clock, {volume = 1, extraLatencyMs = 0} = {}) {
+	/**
+	 * longTrackS: tracks longer than this (s) are decoded in segments when
+	 * they can be (default: localStorage "tutti.long_track_s", else LONG_TRACK_S).
+	 */
+	constructor(clock, {volume = 1, extraLatencyMs = 0, longTrackS = storedLongTrackS()} = {}) {
 		super();
 		this.#clock = clock;
+		this.#longTrackS = Number.isFinite(longTrackS) && longTrackS >= 0 ? longTrackS : LONG_TRACK_S;
 		const Ctx = window.AudioContext || window.webkitAudioContext;
 		this.#ctx = new Ctx({latencyHint: 'playback'});
 		this.#out = new OutputClock(this.#ctx);
@@ -350,8 +382,10 @@ export class Player extends EventTarget {
 			counts.dropped += p.voice.dropped;
 			counts.underruns += p.voice.underruns;
 			counts.frames += p.voice.frames;
+			counts.waits += p.voice.waits;
 		}
 		const heard = this.#heard();
+		const held = this.#held(heard?.voice.buffer ?? this.#current?.voice.buffer);
 		let first = null;
 		if (heard && this.#canMap()) {
 			const clientUs = this.#frameToClientUs(heard.voice.firstSampleFrame(this.#heardFrame()));
@@ -377,6 +411,11 @@ export class Player extends EventTarget {
 			frames_queued: counts.frames,
 			loading: this.#loading,
 			lookahead_s: this.#current ? Math.max(0, this.#current.voice.nextFrame / rate - ctx.currentTime) : null,
+			track_held: held.kind,
+			track_bytes: held.bytes,
+			decoded_bytes: this.#decodedBytes(),
+			segment_decodes: this.#segmentDecodes + [...this.#buffers.values()].reduce((n, e) => n + (e.audio?.decodes ?? 0), 0),
+			segment_waits: counts.waits,
 			playing: heard ? {
 				item_id: heard.anchor.item_id, track_id: heard.anchor.track_id,
 				at_us: heard.anchor.at_us, position_us: heard.anchor.position_us,
@@ -500,14 +539,24 @@ export class Player extends EventTarget {
 		return true;
 	}
 
-	/** Queues chunks up to the lookahead for every chain still going. */
+	/**
+	 * Queues chunks up to the lookahead for every chain still going; reports
+	 * (once) a segmented track whose decoding failed while it played.
+	 */
 	#fill() {
 		const rate = this.#ctx.sampleRate;
 		const ahead = document.hidden ? HIDDEN_LOOKAHEAD_S : LOOKAHEAD_S;
 		const until = Math.ceil((this.#ctx.currentTime + ahead) * rate);
 		const earliest = this.#earliestFrame();
-		for (const p of this.#playing)
+		for (const p of this.#playing) {
 			p.voice.fill(until, earliest);
+			const failed = p.voice.buffer.failed;
+			if (failed && !p.reported) {
+				p.reported = true;
+				this.#forgetFailed(p.voice.buffer);
+				this.#fail(p.anchor.track_id, failed);
+			}
+		}
 	}
 
 	/** Drops chains that have played out (keeping their counts). */
@@ -524,6 +573,7 @@ export class Player extends EventTarget {
 			this.#totals.dropped += v.dropped;
 			this.#totals.underruns += v.underruns;
 			this.#totals.frames += v.frames;
+			this.#totals.waits += v.waits;
 			v.release(0);
 			return false;
 		});
@@ -542,7 +592,10 @@ export class Player extends EventTarget {
 		let buffer;
 		try {
 			buffer = await this.#load(anchor.track_id);
+			if (buffer instanceof SegmentedTrack)
+				await this.#segmentReady(anchor, gen, buffer);
 		} catch (err) {
+			this.#forgetFailed(buffer);
 			if (gen === this.#gen) {
 				this.#failed = {gen, retryAt: performance.now() + RETRY_LOAD_MS};
 				this.#fail(anchor.track_id, err);
@@ -556,6 +609,28 @@ export class Player extends EventTarget {
 			return;	// superseded, or the next tick starts it once audio and clock are there
 		this.#begin(anchor, buffer, this.#placement(anchor), null);
 		this.recheck();
+	}
+
+	/**
+	 * Waits until the segments of track where anchor's chain would start now
+	 * and FIRST_AHEAD_S later are decoded (the start moves on while they
+	 * decode: a few tries).
+	 */
+	async #segmentReady(anchor, gen, track) {
+		const ahead = Math.round(FIRST_AHEAD_S * this.#ctx.sampleRate);
+		for (let i = 0; i < FIRST_SEGMENT_TRIES; i++) {
+			if (gen !== this.#gen || this.#current || !this.#canSchedule())
+				return;
+			const place = this.#placement(anchor);
+			const frame = place.start - place.origin;
+			if (frame >= track.length)
+				return;
+			const later = Math.min(frame + ahead, track.length - 1);
+			if (track.segmentAt(frame) && track.segmentAt(later))
+				return;
+			await track.ready(frame);
+			await track.ready(later);
+		}
 	}
 
 	/**
@@ -808,37 +883,109 @@ export class Player extends EventTarget {
 	}
 
 	#load(trackId) {
-		let p = this.#buffers.get(trackId);
-		if (p) {	// most recently used goes last
+		const cached = this.#buffers.get(trackId);
+		if (cached) {	// most recently used goes last
 			this.#buffers.delete(trackId);
-			this.#buffers.set(trackId, p);
-			return p;
+			this.#buffers.set(trackId, cached);
+			return cached.promise;
 		}
 		const track = this.#tracks.get(trackId);
 		if (!track)
 			return Promise.reject(new Error(`track ${trackId} is not in the playlist`));
 		this.#loading++;
-		p = fetch(track.url)
+		const entry = {promise: null, audio: null};
+		entry.promise = fetch(track.url)
 			.then((res) => {
 				if (!res.ok)
 					throw new Error(`HTTP ${res.status}`);
 				return res.arrayBuffer();
 			})
-			.then((bytes) => this.#ctx.decodeAudioData(bytes))
+			.then((bytes) => this.#decode(track, bytes))
+			.then((audio) => {
+				entry.audio = audio;
+				this.#trimCache(trackId);
+				return audio;
+			})
 			.finally(() => this.#loading--);
-		p.catch(() => {
-			if (this.#buffers.get(trackId) === p)
+		entry.promise.catch(() => {
+			if (this.#buffers.get(trackId) === entry)
 				this.#buffers.delete(trackId);	// try again next time
 		});
-		this.#buffers.set(trackId, p);
-		const live = new Set(this.#playing.map((x) => x.anchor.track_id));
-		for (const id of this.#buffers.keys()) {
-			if (this.#buffers.size <= CACHED_TRACKS)
-				break;
-			if (!live.has(id) && id !== trackId)
-				this.#buffers.delete(id);
+		this.#buffers.set(trackId, entry);
+		this.#trimCache(trackId);
+		return entry.promise;
+	}
+
+	/**
+	 * The playable form of a track's bytes: a SegmentedTrack (its first
+	 * segment decoded) when the track is long and its MP3 indexes cleanly,
+	 * else (or when that first segment does not decode) the whole decoded
+	 * AudioBuffer.
+	 */
+	async #decode(track, bytes) {
+		const rate = this.#ctx.sampleRate;
+		if (Number.isFinite(track.duration_us) && track.duration_us > this.#longTrackS * 1e6) {
+			const u8 = new Uint8Array(bytes);
+			const ix = indexMp3(u8);
+			if (canSegment(ix, rate)) {
+				const t = new SegmentedTrack(u8, ix, rate);
+				try {
+					await t.ready(0);
+					return t;
+				} catch {
+					// decoded whole below, as any other file
+				}
+			}
 		}
-		return p;
+		return this.#ctx.decodeAudioData(bytes);
+	}
+
+	/** Drops a segmented track whose decoding failed from the cache: the next load fetches it again. */
+	#forgetFailed(audio) {
+		if (!audio?.failed)
+			return;
+		for (const [id, e] of this.#buffers)
+			if (e.audio === audio)
+				this.#buffers.delete(id);
+	}
+
+	/** How audio (an AudioBuffer or SegmentedTrack) is held: {kind, bytes}. */
+	#held(audio) {
+		if (audio instanceof SegmentedTrack)
+			return {kind: 'segments', bytes: audio.heldBytes};
+		if (audio)
+			return {kind: 'whole', bytes: audio.length * audio.numberOfChannels * 4};
+		return {kind: null, bytes: null};
+	}
+
+	/** Decoded bytes held by every cached track. */
+	#decodedBytes() {
+		let n = 0;
+		for (const e of this.#buffers.values())
+			n += this.#held(e.audio).bytes ?? 0;
+		return n;
+	}
+
+	/**
+	 * Lets go of the least recently used tracks while the cache holds more
+	 * than CACHE_BYTES (decoded, plus a segmented track's compressed bytes),
+	 * never one that plays or `keep`.
+	 */
+	#trimCache(keep) {
+		const live = new Set(this.#playing.map((x) => x.anchor.track_id));
+		const size = (e) => (this.#held(e.audio).bytes ?? 0) + (e.audio instanceof SegmentedTrack ? e.audio.compressedBytes : 0);
+		let total = 0;
+		for (const e of this.#buffers.values())
+			total += size(e);
+		for (const [id, e] of this.#buffers) {
+			if (total <= CACHE_BYTES)
+				break;
+			if (live.has(id) || id === keep || !e.audio)
+				continue;
+			total -= size(e);
+			this.#segmentDecodes += e.audio.decodes ?? 0;
+			this.#buffers.delete(id);
+		}
 	}
 
 	#fail(trackId, err) {

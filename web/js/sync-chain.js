@@ -6,6 +6,13 @@
  * join sample to sample; at a join the chain may skip one sample of the
  * track (drop) or play one twice (insert), which is how player.js corrects
  * drift without resampling. The e2e test renders it offline to check that.
+ *
+ * The track is an AudioBuffer, or a segmented track (segmented-track.js:
+ * `length`, `segmentAt(frame)` -> {buffer, start} or null, `want(frame)`)
+ * whose segments are decoded on demand: a chunk never crosses a segment's
+ * end, so a segment boundary is one more sample-exact join, and the chain
+ * waits where the next segment is not decoded yet. An AudioBuffer is one
+ * segment.
  */
 
 export const CHUNK_S = 0.05;        // nominal chunk length: one correction per chunk at most (~450 ppm)
@@ -64,8 +71,20 @@ export function flattestFrame(buffer, end, search) {
 	return best;
 }
 
+/** The segment view of an AudioBuffer: one segment, always there. */
+function wholeTrack(buffer) {
+	const segment = {buffer, start: 0};
+	return {
+		length: buffer.length,
+		segmentAt: (frame) => (frame >= 0 && frame < buffer.length ? segment : null),
+		want() {},
+	};
+}
+
 /**
- * Voice: one track on the context timeline. originFrame is the context
+ * Voice: one track on the context timeline. `buffer` is an AudioBuffer or
+ * a segmented track (see the top); "buffer frame" means a frame of the
+ * track's timeline. originFrame is the context
  * frame at which buffer frame 0 plays with no correction yet (integer, may
  * be negative); the chain starts at context frame startFrame (>= the origin;
  * buffer frame startFrame - originFrame). `shift` is the corrections so far
@@ -73,7 +92,8 @@ export function flattestFrame(buffer, end, search) {
  * frame originFrame + p + shift. Chunks are queued by fill(); `adjust` asks
  * for corrections: its sign says which (positive: insert, the music moves
  * later), one sample per join until it is used up. `log` (optional array)
- * receives every chunk {start, offset, length, shift} for tests.
+ * receives every chunk {start, offset, length, shift, segment (the
+ * segment's first buffer frame)} for tests.
  */
 export class Voice {
 	ctx;
@@ -85,6 +105,9 @@ export class Voice {
 	dropped = 0;
 	underruns = 0;
 	frames = 0;            // frames queued so far
+	waits = 0;             // times the chain stopped at a segment not decoded yet
+	#track;                // the segment view of buffer
+	#starved = false;      // moved on for an underrun and queued nothing since
 	#gain;
 	#rate;
 	#first;                // context frame of the first chunk
@@ -97,6 +120,7 @@ export class Voice {
 	constructor(ctx, buffer, destination, {originFrame, startFrame, fadeIn = false, log = null}) {
 		this.ctx = ctx;
 		this.buffer = buffer;
+		this.#track = typeof buffer.segmentAt === 'function' ? buffer : wholeTrack(buffer);
 		this.originFrame = originFrame;
 		this.#rate = ctx.sampleRate;
 		this.#first = startFrame;
@@ -128,7 +152,7 @@ export class Voice {
 
 	/** True once everything up to the end (of the track, or of a truncate) is queued. */
 	get complete() {
-		return this.#next >= this.#limit || this.nextBufferFrame >= this.buffer.length;
+		return this.#next >= this.#limit || this.nextBufferFrame >= this.#track.length;
 	}
 
 	/** The context frame after the voice's last sample, once complete. */
@@ -139,45 +163,61 @@ export class Voice {
 	/**
 	 * Queues chunks until the chain reaches context frame `until`. A chunk
 	 * that would start before `earliest` (the chain ran dry: the page was
-	 * too busy to refill it) is moved there, on schedule: the music skips
-	 * what it missed. Returns the number of chunks queued.
+	 * too busy to refill it, or its segment was not decoded in time) is
+	 * moved there, on schedule: the music skips what it missed. Stops early
+	 * at a segment not decoded yet (asking for it). Returns the number of
+	 * chunks queued.
 	 */
 	fill(until, earliest) {
 		let queued = 0;
 		while (this.#next < until && !this.complete) {
 			if (this.#next < earliest) {
-				this.underruns++;
+				if (!this.#starved)
+					this.underruns++;
+				this.#starved = true;
 				this.#next = earliest;
 				if (this.complete)
 					break;
 			}
-			this.#queue();
+			if (!this.#queue()) {
+				this.waits++;
+				break;
+			}
+			this.#starved = false;
 			queued++;
 		}
+		if (!this.complete)
+			this.#track.want(this.nextBufferFrame);
 		return queued;
 	}
 
+	/** Queues the next chunk; false when its segment is not decoded yet. */
 	#queue() {
 		const rate = this.#rate;
 		const offset = this.nextBufferFrame;
+		const segment = this.#track.segmentAt(offset);
+		if (!segment)
+			return false;
+		const {buffer, start} = segment;
+		const local = offset - start;
 		const nominal = Math.max(1, Math.round(CHUNK_S * rate));
-		let length = Math.min(nominal, this.buffer.length - offset, this.#limit - this.#next);
+		let length = Math.min(nominal, buffer.length - local, this.#limit - this.#next);
 		let step = 0;	// +1: the next chunk skips a sample; -1: it repeats one
-		if (this.adjust !== 0 && offset + length < this.buffer.length - 2) {
-			const at = flattestFrame(this.buffer, offset + length, Math.round(CUT_SEARCH_S * rate));
-			if (at > offset) {
-				length = at - offset;
+		if (this.adjust !== 0 && local + length < buffer.length - 2) {
+			const at = flattestFrame(buffer, local + length, Math.round(CUT_SEARCH_S * rate));
+			if (at > local) {
+				length = at - local;
 				step = this.adjust < 0 ? 1 : -1;
 			}
 		}
 		const node = this.ctx.createBufferSource();
-		node.buffer = this.buffer;
+		node.buffer = buffer;
 		node.connect(this.#gain);
 		// Half a frame short: Chromium plays ceil(duration × rate) frames.
-		node.start(frameTime(this.#next, rate), offset / rate, (length - 0.5) / rate);
+		node.start(frameTime(this.#next, rate), local / rate, (length - 0.5) / rate);
 		const chunk = {node, start: this.#next, length, shift: this.shift};
 		this.#chunks.push(chunk);
-		this.#log?.push({start: this.#next, offset, length, shift: this.shift});
+		this.#log?.push({start: this.#next, offset, length, shift: this.shift, segment: start});
 		node.onended = () => node.disconnect();
 		this.#next += length;
 		this.frames += length;
@@ -189,6 +229,7 @@ export class Voice {
 			else
 				this.inserted++;
 		}
+		return true;
 	}
 
 	/**
