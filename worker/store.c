@@ -323,17 +323,27 @@ store_room_by_id(struct store *st, int64_t id, struct store_room *r)
 	return store_room_query(st, s, r);
 }
 
+/* Runs query q with ?1 = arg and reads column 0 of its first row into
+ * *out. Returns SQLITE_ROW, SQLITE_DONE (no row; *out unchanged) or -1. */
+static int
+store_one_int(struct store *st, enum store_sql q, int64_t arg, int64_t *out)
+{
+	sqlite3_stmt *s = st->st[q];
+	int rc;
+
+	sqlite3_bind_int64(s, 1, arg);
+	if ((rc = store_step(st, s)) == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
 int
 store_room_seq(struct store *st, int64_t room_id, int64_t *seq)
 {
-	sqlite3_stmt *s = st->st[SQL_SEQ];
-	int rc;
+	int rc = store_one_int(st, SQL_SEQ, room_id, seq);
 
-	sqlite3_bind_int64(s, 1, room_id);
-	if ((rc = store_step(st, s)) == SQLITE_ROW)
-		*seq = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
 	if (rc == SQLITE_DONE)
 		log_err("room %lld: no such room", (long long)room_id);
 	return rc == SQLITE_ROW ? 0 : -1;
@@ -389,16 +399,8 @@ store_playlist(struct store *st, int64_t room_id, struct store_list *pl)
 int
 store_successor(struct store *st, int64_t item_id, int64_t *next)
 {
-	sqlite3_stmt *s = st->st[SQL_SUCCESSOR];
-	int rc;
-
 	*next = 0;
-	sqlite3_bind_int64(s, 1, item_id);
-	if ((rc = store_step(st, s)) == SQLITE_ROW)
-		*next = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	return store_one_int(st, SQL_SUCCESSOR, item_id, next) < 0 ? -1 : 0;
 }
 
 void

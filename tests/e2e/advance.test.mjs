@@ -9,7 +9,7 @@
 //
 //   TUTTI_URL=http://127.0.0.1:PORT node advance.test.mjs   (tests/e2e/run.sh)
 
-import {BASE, check, note, runTest, sleep, until as waitFor} from './harness.mjs';
+import {BASE, check, note, roomRequest, runTest, sleep, until as waitFor} from './harness.mjs';
 
 const STEP_MS = 20000;          // the longest one step may wait
 const TOTAL_MS = 150000;
@@ -17,18 +17,6 @@ const BEFORE_END_US = 8e6;      // seeks land this far before a track's end
 
 const until = (fn, timeoutMs = STEP_MS, everyMs = 50) => waitFor(fn, timeoutMs, everyMs);
 const stats = (page) => page.evaluate(() => window.tutti.syncStats());
-
-/**
- * One REST call from the page (api.js request) with the room's token; path
- * is relative to the room's ("" for the room itself). Resolves with the body.
- */
-function rest(page, code, method, path, {body, headers} = {}) {
-	return page.evaluate(async ({c, m, p, b, h}) => {
-		const api = await import('/js/api.js');
-		const store = await import('/js/store.js');
-		return api.request(m, `${api.roomPath(c)}${p}`, {body: b, headers: h, token: store.getToken(c)});
-	}, {c: code, m: method, p: path, b: body, h: headers});
-}
 
 /** Creates a room through the landing form; returns its code. */
 async function createRoom(page) {
@@ -45,19 +33,19 @@ async function createRoom(page) {
  */
 async function fill(page, code, n) {
 	const long = (x) => x.duration_us > BEFORE_END_US + 2e6;
-	let {version, items} = await rest(page, code, 'GET', '/playlist');
+	let {version, items} = await roomRequest(page, code, 'GET', '/playlist');
 	if (items.filter((it) => long(it.track)).length < n) {
 		const tracks = await page.evaluate(async () => {
 			const api = await import('/js/api.js');
 			return (await api.request('GET', '/api/tracks?limit=50')).tracks;
 		});
 		for (const t of tracks.filter(long).slice(0, n))
-			({version, items} = await rest(page, code, 'POST', '/playlist', {body: {track_id: t.id}, headers: {'If-Match': `"${version}"`}}));
+			({version, items} = await roomRequest(page, code, 'POST', '/playlist', {body: {track_id: t.id}, headers: {'If-Match': `"${version}"`}}));
 	}
 	return items.filter((it) => long(it.track)).slice(0, n);
 }
 
-const control = (page, code, body) => rest(page, code, 'POST', '/control', {body});
+const control = (page, code, body) => roomRequest(page, code, 'POST', '/control', {body});
 
 /** Plays item from BEFORE_END_US before its end; returns the control reply's anchor. */
 async function playNearEnd(page, code, item) {
@@ -106,15 +94,15 @@ async function run(browser) {
 	check(anchor.state === 'playing' && anchor.item_id === a.id && anchor.next_item_id === b.id,
 		'the room plays the first item near its end, with the second one next', JSON.stringify(anchor));
 	let w = await watch(page, (s) => s.last_transition?.item_id === b.id && s.last_transition.predicted);
-	const room = await rest(page, code, 'GET', '');
+	const room = await roomRequest(page, code, 'GET', '');
 	check(!!w.s && !w.s.last_transition.confirmed && room.playback.item_id === a.id,
 		'a hidden page continues into next_item_id seconds before the server advances',
 		w.s ? `${JSON.stringify(w.s.last_transition)}; server plays item ${room.playback.item_id}, ` +
 			`${((endUs - room.now_us) / 1e6).toFixed(2)} s before the end` : 'no guess');
 
 	// 2. What follows changes before the end: the guess follows it.
-	const {version} = await rest(page, code, 'GET', '/playlist');
-	await rest(page, code, 'PUT', '/playlist', {body: {items: [a.id, c.id, b.id]}, headers: {'If-Match': `"${version}"`}});
+	const {version} = await roomRequest(page, code, 'GET', '/playlist');
+	await roomRequest(page, code, 'PUT', '/playlist', {body: {items: [a.id, c.id, b.id]}, headers: {'If-Match': `"${version}"`}});
 	w = await watch(page, (s) => s.last_transition?.item_id === c.id && s.last_transition.confirmed &&
 		s.playing?.item_id === c.id);
 	const heardB = w.heard.has(b.id);

@@ -28,6 +28,27 @@ export function check(ok, description, diagnostics = '') {
 export const note = (text) => console.log(`# ${text}`);
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The q-quantile (0..1) of values by the nearest-rank rule; NaN when there are none. */
+export function quantile(values, q) {
+	if (!values.length)
+		return NaN;
+	const v = [...values].sort((a, b) => a - b);
+	return v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)];
+}
+
+/**
+ * One REST call from a page in room `code` (api.js request with the room's
+ * token from the page's store); path is relative to the room's ("" for the
+ * room itself). Resolves with the body; rejects with the page's ApiError.
+ */
+export function roomRequest(page, code, method, path, {body, headers} = {}) {
+	return page.evaluate(async ({c, m, p, b, h}) => {
+		const api = await import('/js/api.js');
+		const store = await import('/js/store.js');
+		return api.request(m, `${api.roomPath(c)}${p}`, {body: b, headers: h, token: store.getToken(c)});
+	}, {c: code, m: method, p: path, b: body, h: headers});
+}
+
 /**
  * Polls fn (async) until it returns a truthy value; returns that value, or
  * null after timeoutMs. A rejection counts as "not yet".

@@ -19,7 +19,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {indexMp3, preroll} from '../../web/js/mp3-index.js';
-import {BASE, check, note, runTest, sleep, until as waitFor} from './harness.mjs';
+import {BASE, check, note, quantile, roomRequest, runTest, sleep, until as waitFor} from './harness.mjs';
 
 const STEP_MS = 25000;            // the longest one step may wait
 const TOTAL_MS = 170000;
@@ -38,13 +38,6 @@ const until = (fn, timeoutMs = STEP_MS, everyMs = 100) => waitFor(fn, timeoutMs,
 const stats = (page) => page.evaluate(() => window.tutti.syncStats());
 const ms = (us) => `${(us / 1000).toFixed(3)} ms`;
 const MB = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-
-function quantile(values, q) {
-	if (!values.length)
-		return NaN;
-	const v = [...values].sort((a, b) => a - b);
-	return v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)];
-}
 
 // --- The audio ----------------------------------------------------------
 
@@ -342,13 +335,6 @@ async function openPage(browser, who, init) {
 	return {page, errors, who, offset: 0};
 }
 
-function rest(page, code, method, path, {body, headers} = {}) {
-	return page.evaluate(async ({c, m, p, b, h}) => {
-		const api = await import('/js/api.js');
-		const store = await import('/js/store.js');
-		return api.request(m, `${api.roomPath(c)}${p}`, {body: b, headers: h, token: store.getToken(c)});
-	}, {c: code, m: method, p: path, b: body, h: headers});
-}
 
 /** One round: each page's stats and the true instant (node's clock) of its playing track's first sample. */
 async function round(pages) {
@@ -466,7 +452,7 @@ async function playLong(browser, files) {
 		const rows = await S.page.$$eval('#upload-panel li[data-upload]', (ns) => ns.map((n) => n.dataset.state));
 		return rows.length === 2 && rows.every((s) => s === 'done' || s === 'error') ? rows : null;
 	}, 60000);
-	let {version, items} = await rest(S.page, code, 'GET', '/playlist');
+	let {version, items} = await roomRequest(S.page, code, 'GET', '/playlist');
 	const long = items.find((it) => it.track.title === 'Long Mix');
 	const tail = items.find((it) => it.track.title === 'Tail Piece');
 	if (!check(uploaded?.every((s) => s === 'done') && long && tail, 'both tracks are uploaded into the playlist',
@@ -475,7 +461,7 @@ async function playLong(browser, files) {
 	note(`long track: ${long.track.duration_us} µs by the server, ${ix.length} samples at ${ix.sampleRate} Hz by the index ` +
 		`(${(ix.length / ix.sampleRate * 1e6).toFixed(0)} µs); ${readFileSync(files.long).length} bytes`);
 	const order = [long.id, tail.id, ...items.filter((it) => it !== long && it !== tail).map((it) => it.id)];
-	({version, items} = await rest(S.page, code, 'PUT', '/playlist', {body: {items: order}, headers: {'If-Match': `"${version}"`}}));
+	({version, items} = await roomRequest(S.page, code, 'PUT', '/playlist', {body: {items: order}, headers: {'If-Match': `"${version}"`}}));
 
 	await W.page.goto(link);
 	await W.page.waitForSelector('#join-name');
@@ -489,7 +475,7 @@ async function playLong(browser, files) {
 		return;
 
 	// (b), (c): from the start.
-	await rest(S.page, code, 'POST', '/control', {body: {action: 'jump', item_id: long.id}});
+	await roomRequest(S.page, code, 'POST', '/control', {body: {action: 'jump', item_id: long.id}});
 	let r = await together(pages, null);
 	if (!check(!!r && r[0].s.playing.item_id === long.id, 'both pages play the long track',
 		r ? `S ${r[0].s.track_held}, W ${r[1].s.track_held}` : JSON.stringify((await round(pages)).map((x) => x.s.playing))))
@@ -507,7 +493,7 @@ async function playLong(browser, files) {
 
 	// A seek far ahead.
 	const key = r[0].key;
-	const seek = (await rest(S.page, code, 'POST', '/control', {body: {action: 'seek', position_us: SEEK_TO_S * 1e6}})).playback;
+	const seek = (await roomRequest(S.page, code, 'POST', '/control', {body: {action: 'seek', position_us: SEEK_TO_S * 1e6}})).playback;
 	r = await together(pages, key);
 	check(!!r && r[0].s.playing.position_us === SEEK_TO_S * 1e6 && r[0].s.track_held === 'segments',
 		`after a seek to ${SEEK_TO_S} s the segmented page plays from there`,
@@ -521,7 +507,7 @@ async function playLong(browser, files) {
 	note(`segment boundaries crossed while sampled: ${crossed}`);
 
 	// The end, and the next track gaplessly.
-	await rest(S.page, code, 'POST', '/control', {body: {action: 'seek', position_us: long.track.duration_us - 6e6}});
+	await roomRequest(S.page, code, 'POST', '/control', {body: {action: 'seek', position_us: long.track.duration_us - 6e6}});
 	const advanced = await until(async () => {
 		const all = await Promise.all(pages.map((p) => stats(p.page)));
 		return all.every((s) => s.last_transition?.item_id === tail.id && s.last_transition.confirmed && s.playing?.item_id === tail.id) ? all : null;

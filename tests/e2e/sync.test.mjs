@@ -15,7 +15,7 @@
 import {OffsetEstimator, medianOfBest} from '../../web/js/sync-estimator.js';
 import {frameTime} from '../../web/js/sync-chain.js';
 import {seededRandom, startDelayProxy} from './delay-proxy.mjs';
-import {BASE, check, note, runTest, sleep, until as waitFor} from './harness.mjs';
+import {BASE, check, note, quantile, runTest, sleep, until as waitFor} from './harness.mjs';
 
 const DELAYS_MS = [5, 20, 40, 80, 120];  // one way, per page; the last page joins late
 const JITTER_MS = 3;                     // 0..3 ms more on each chunk, each way
@@ -35,13 +35,6 @@ const TOTAL_MS = 175000;                 // the whole run
 const until = (fn, timeoutMs = STEP_MS, everyMs = 100) => waitFor(fn, timeoutMs, everyMs);
 
 const ms = (us) => `${(us / 1000).toFixed(3)} ms`;
-
-function quantile(values, q) {
-	if (!values.length)
-		return NaN;
-	const v = [...values].sort((a, b) => a - b);
-	return v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)];
-}
 
 function median(values) {
 	return quantile(values, 0.5);
