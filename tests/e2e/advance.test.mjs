@@ -93,6 +93,13 @@ async function run(browser) {
 	const endUs = anchor.at_us - anchor.position_us + a.track.duration_us;
 	check(anchor.state === 'playing' && anchor.item_id === a.id && anchor.next_item_id === b.id,
 		'the room plays the first item near its end, with the second one next', JSON.stringify(anchor));
+	const media = () => page.evaluate(() => ({
+		title: navigator.mediaSession?.metadata?.title ?? null, album: navigator.mediaSession?.metadata?.album ?? null,
+		state: navigator.mediaSession?.playbackState ?? null,
+	}));
+	const m1 = await until(async () => (await media()).state === 'playing' ? media() : null, 5000);
+	check(m1?.title === (a.track.title || 'Untitled') && m1.state === 'playing' && m1.album,
+		'the device\'s media controls (Media Session) show the playing title and room, playing', JSON.stringify(m1));
 	let w = await watch(page, (s) => s.last_transition?.item_id === b.id && s.last_transition.predicted);
 	const room = await roomRequest(page, code, 'GET', '');
 	check(!!w.s && !w.s.last_transition.confirmed && room.playback.item_id === a.id,
@@ -120,6 +127,9 @@ async function run(browser) {
 	w = await watch(page, (s) => s.playing === null && s.lookahead_s === null);
 	await sleep(1000);	// past where b would have started had the guess stood
 	const after = await stats(page);
+	const m2 = await media();
+	check(m2.state === 'paused' && m2.title === (c.track.title || 'Untitled'),
+		'after the pause the media controls say paused, on the same title', JSON.stringify(m2));
 	check(paused.state === 'paused' && paused.item_id === c.id && !!w.s && !w.heard.has(b.id) &&
 		after.playing === null && after.lookahead_s === null && !after.last_transition.confirmed,
 	'a pause before the end stops the page and drops its guess unheard',

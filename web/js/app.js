@@ -15,6 +15,7 @@ import {ClockSync, clientNowUs} from './clock.js';
 import {confirmDialog} from './dialogs.js';
 import {byId, show} from './dom.js';
 import {CODE_RE, Landing, normalizeCode} from './landing.js';
+import {MediaControls} from './media-session.js';
 import {Player, sameAnchor} from './player.js';
 import {RoomLink} from './realtime.js';
 import {RequestsPanel} from './requests.js';
@@ -109,6 +110,13 @@ class App {
 			new RequestsPanel(byId('requests-panel'), ctx),
 			new UploadPanel(byId('upload-panel'), ctx),
 		];
+		this.media = new MediaControls({
+			play: () => this.control('play'),
+			pause: () => this.control('pause'),
+			next: () => this.control('next'),
+			prev: () => this.control('prev'),
+			seekBy: (us) => this.control('seek', {offset_us: Math.round(us)}),
+		});
 		this.shortcuts = new Shortcuts({
 			active: () => !!this.session?.room,
 			toggle: () => this.control('toggle'),
@@ -349,6 +357,7 @@ class App {
 		if (this.player.calibrating && typeof this.player.setCalibration === 'function')
 			this.player.setCalibration(false);
 		this.player.stopAll();
+		this.media.clear();
 		this.admin.update(null);
 		show(byId('conn'), false);
 		this.#renderAudioHint();
@@ -620,6 +629,11 @@ class App {
 		const perms = permissions(s.room);
 		this.view.renderPlaylist(s.room.playlist, item?.id ?? null, {canJump: perms.control, editable: perms.admin});
 		this.view.renderPlayback(s.room.playback, item?.track ?? null);
+		const p = s.room.playback;
+		this.media.update({
+			track: item?.track ?? null, state: p.state, roomName: s.room.name, control: perms.control,
+			positionUs: p.state === 'playing' ? this.clock.serverNowUs() - p.at_us + p.position_us : p.position_us,
+		});
 		this.#tick();
 		this.#renderSync();
 	}
