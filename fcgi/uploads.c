@@ -401,11 +401,47 @@ api_uploads_delete(struct api_req *r)
 	api_reply_empty(r, 204, NULL);
 }
 
+/* Takes one of the gate's places for a PATCH body, or for converting a
+ * finished upload (what: said in the 503). Returns 0, or -1 after sending
+ * 503 with Retry-After when every place is taken. */
+static int
+up_gate_enter(struct api_req *r, const char *what)
+{
+	struct api_gate *g = r->t->cfg->upload_gate;
+	int ok;
+
+	if (g == NULL)
+		return 0;
+	pthread_mutex_lock(&g->lock);
+	if ((ok = g->busy < g->max))
+		g->busy++;
+	pthread_mutex_unlock(&g->lock);
+	if (ok)
+		return 0;
+	api_problem_h(r, 503, "Service unavailable", "Retry-After: 1\r\n", "%d %s already; "
+	    "PATCH again in a moment at the same offset", g->max, what);
+	return -1;
+}
+
+static void
+up_gate_leave(struct api_req *r)
+{
+	struct api_gate *g = r->t->cfg->upload_gate;
+
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&g->lock);
+	g->busy--;
+	pthread_mutex_unlock(&g->lock);
+}
+
 /* Adds the complete part file at path to the library (library_add_upload);
  * when libmpg123 refuses it and an ffmpeg is configured, converts it into
  * an MP3 beside it first (transcode.c), whose title defaults to the file's
- * name. Returns the track id, or -1 with *why and err set as
- * library_add_upload does. */
+ * name, holding one of the upload gate's places meanwhile (a conversion
+ * holds a request thread for seconds to minutes). Returns the track id, -1
+ * with *why and err set as library_add_upload does, or -2 after sending
+ * 503 (every place taken: the client PATCHes the end again). */
 static int64_t
 up_store(struct api_req *r, const struct up_row *row, const char *path, const char *sha256,
     enum library_why *why, char *err, size_t errlen)
@@ -420,7 +456,10 @@ up_store(struct api_req *r, const struct up_row *row, const char *path, const ch
 		return track;
 	snprintf(reason, sizeof(reason), "%s", err);
 	snprintf(mp3, sizeof(mp3), "%s.mp3", path);
+	if (up_gate_enter(r, "files are being converted or arriving") != 0)
+		return -2;
 	tr = transcode_mp3(r->t->cfg->ffmpeg, path, mp3, TRANSCODE_TIMEOUT_S, err, errlen);
+	up_gate_leave(r);
 	if (tr != TRANSCODE_OK) {
 		*why = tr == TRANSCODE_NOT_AUDIO ? LIBRARY_NOT_AUDIO : tr == TRANSCODE_NO_SPACE ?
 		    LIBRARY_NO_SPACE : LIBRARY_SYSTEM;
@@ -452,6 +491,8 @@ up_complete(struct api_req *r, struct up_row *row, const char *sha256)
 
 	up_part_path(r, row->id, path, sizeof(path));
 	row->track_id = up_store(r, row, path, sha256, &why, err, sizeof(err));
+	if (row->track_id == -2)
+		return;		/* 503 sent; the part file stays for the next PATCH */
 	if (row->track_id < 0 && why == LIBRARY_NOT_AUDIO) {
 		unlink(path);
 		api_sql_run(r->t->db, NULL, "DELETE FROM uploads WHERE id = ?", "t", row->id);
@@ -615,38 +656,6 @@ up_patch_check(struct api_req *r, struct up_patch *p)
 	return up_checksum_parse(r, p);
 }
 
-/* Takes one of the gate's places for a PATCH body. Returns 0, or -1 after
- * sending 503 with Retry-After when every place is taken. */
-static int
-up_gate_enter(struct api_req *r)
-{
-	struct api_gate *g = r->t->cfg->upload_gate;
-	int ok;
-
-	if (g == NULL)
-		return 0;
-	pthread_mutex_lock(&g->lock);
-	if ((ok = g->busy < g->max))
-		g->busy++;
-	pthread_mutex_unlock(&g->lock);
-	if (ok)
-		return 0;
-	api_problem_h(r, 503, "Service unavailable", "Retry-After: 1\r\n", "%d uploads are "
-	    "arriving already; PATCH again in a moment at the same offset", g->max);
-	return -1;
-}
-
-static void
-up_gate_leave(struct api_req *r)
-{
-	struct api_gate *g = r->t->cfg->upload_gate;
-
-	if (g == NULL)
-		return;
-	pthread_mutex_lock(&g->lock);
-	g->busy--;
-	pthread_mutex_unlock(&g->lock);
-}
 
 /* Opens and locks the part file. Returns 0 with p->fd and the current
  * offset in *cur, or -1 after sending 423, 404 or 500. */
@@ -800,7 +809,7 @@ api_uploads_patch(struct api_req *r)
 		EVP_MD_CTX_free(p.sha256);
 		p.sha256 = NULL;	/* library.c hashes the file instead */
 	}
-	if (up_gate_enter(r) != 0)
+	if (up_gate_enter(r, "uploads are arriving") != 0)
 		goto out;
 	rc = up_stream(r, &p, row.length - cur);
 	up_gate_leave(r);

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -579,6 +580,55 @@ def t_no_ffmpeg(t, tmp):
     s.check_sanitizers(t)
 
 
+def t_convert_gate(t, tmp):
+    """Conversions hold a request thread each, so they take the upload
+    gate's places (half of tutti-api's 4 threads): with two conversions
+    running, a third upload's PATCH gets 503 with Retry-After and nothing of
+    it is written, other requests are still served, and the same PATCH goes
+    through (and converts) once a place is free. The ffmpeg here is a
+    wrapper that waits 3 s first."""
+    if not FFMPEG:
+        t.check(True, "conversion gate # SKIP no /usr/bin/ffmpeg here")
+        return
+    slow = os.path.join(tmp, "slow-ffmpeg")
+    with open(slow, "w") as f:
+        f.write("#!/bin/sh\nsleep 3\nexec %s \"$@\"\n" % FFMPEG)
+    os.chmod(slow, 0o755)
+    s = Stack(name="uploads-gate", env={"TUTTI_API_OPTS": "-F %s -t 4" % slow})
+    try:
+        s.start()
+        tus = Tus(s)
+        code, ta = new_room(s, "gina")
+        data = wav(tmp)
+        locs = [tus.create(ta, code, len(data), "w%d.wav" % i)[1] for i in range(3)]
+        results = {}
+
+        def finish(i):
+            results[i] = tus.patch(locs[i], ta, 0, data)
+        threads = [threading.Thread(target=finish, args=(i,)) for i in range(2)]
+        for th in threads:
+            th.start()
+        time.sleep(1.0)     # both are converting now (3 s each)
+        st3, h3, d3 = tus.patch(locs[2], ta, 0, data)
+        st, _, _ = s.request("GET", "/api/tracks?limit=1")
+        converting = sum(th.is_alive() for th in threads)
+        for th in threads:
+            th.join(30)
+        t.check(all(results[i][0] == 204 for i in range(2)), "two conversions at once complete",
+                [results[i][0] for i in range(2)])
+        t.check(is_problem(st3, h3, d3, 503) and h3.get("retry-after") == "1" and
+                tus.offset(locs[2], ta) == 0,
+                "a third upload meanwhile: 503 with Retry-After, nothing written", (st3, d3))
+        t.check(st == 200 and converting == 2, "other requests are served while the two files "
+                "still convert", (st, converting))
+        st, h, d = tus.patch(locs[2], ta, 0, data)
+        t.check(st == 204 and h.get("tutti-track"), "then the same PATCH converts and completes "
+                "it", (st, d))
+    finally:
+        s.stop()
+    s.check_sanitizers(t)
+
+
 def main():
     t = Tap()
     tmp = tempfile.mkdtemp(prefix="tutti-up-")
@@ -604,6 +654,7 @@ def main():
     try:
         t.run(t_restart, {"songs": songs})
         t.run(t_no_ffmpeg, tmp)
+        t.run(t_convert_gate, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     t.done()
