@@ -129,7 +129,7 @@ FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE $(WARN) \
                 -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 fuzz_objs     = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
 FUZZ_OBJ_ws        := $(call fuzz_objs,common/ws.c relay/msg.c common/text.c)
-FUZZ_OBJ_handshake := $(call fuzz_objs,relay/http.c common/ws.c common/query.c)
+FUZZ_OBJ_handshake := $(call fuzz_objs,common/http.c common/ws.c common/query.c)
 FUZZ_OBJ_route     := $(call fuzz_objs,$(call lib_srcs,fcgi) $(call lib_srcs,common))
 FUZZ_OBJ_json      := $(call fuzz_objs,$(call lib_srcs,fcgi) $(call lib_srcs,common) tests/fuzz/fake_api.c)
 FUZZ_OBJ_tus       := $(FUZZ_OBJ_json)

@@ -49,7 +49,8 @@ usage(FILE *f)
 "                ([A-Za-z0-9._-], at most 32 characters; default r1).\n"
 "     -m host:port  serve Prometheus metrics at http://host:port/metrics\n"
 "                (connections, rooms, frames and bytes out, slow listeners\n"
-"                dropped, Redis reconnects); give a local address.\n"
+"                dropped, Redis reconnects); give a local, numeric address\n"
+"                (IPv6 in brackets: [::1]:9101); a malformed one: exit 2.\n"
 "     -O origin  a browser origin allowed to connect besides the Host the\n"
 "                client connected to (e.g. https://music.example.org);\n"
 "                repeatable; written as a browser sends it, scheme://host\n"
@@ -250,8 +251,7 @@ relay_finish(struct relay *r)
 	uv_close((uv_handle_t *)&r->stop_timer, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 	uv_close((uv_handle_t *)&r->sigint, NULL);
-	if (r->metrics_on)
-		uv_close((uv_handle_t *)&r->metrics, NULL);
+	metricsrv_close(&r->metrics);
 }
 
 void
@@ -370,6 +370,7 @@ main(int argc, char **argv)
 	struct relay *r = &relay;
 	uv_loop_t loop;
 	const char *metrics_spec = NULL;
+	char why[128];
 	int opt, verbose = 0, rc;
 
 	r->id = "r1";
@@ -406,6 +407,10 @@ main(int argc, char **argv)
 	}
 	if (relay_origins_valid(r) != 0)
 		return 2;	/* r is static: its origins stay reachable */
+	if (metrics_spec != NULL && metricsrv_spec_check(metrics_spec, why, sizeof(why)) != 0) {
+		log_err("-m %s: %s", metrics_spec, why);
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&loop) != 0)
 		return 1;

@@ -8,7 +8,9 @@
  *   conn.c   a client connection: HTTP upgrade, frames, writes, timeouts
  *   room.c   rooms by code, their listeners, subscriptions and fan-out
  *   redis.c  the two Redis connections: lookups, pub/sub, watchdog, backoff
- *   http.c, ws.c, msg.c   pure parsers and encoders (unit-tested, fuzzed)
+ *   metrics.c  the counters behind -m (common/metricsrv.c serves them)
+ *   msg.c, common/http.c, common/ws.c   pure parsers and encoders (unit-tested,
+ *            fuzzed)
  *
  * Out of memory is fatal (xmalloc): the relay keeps no state of its own, and
  * its clients reconnect, through nginx, to whichever relay is up.
@@ -20,6 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "metricsrv.h"
 #include "token.h"
 
 #define RELAY_ID_MAX       32		/* -i: [A-Za-z0-9._-]{1,32} */
@@ -193,8 +196,7 @@ struct relay {
 	size_t nwfree;
 	struct rds rds;
 	struct relay_stats stats;
-	uv_tcp_t metrics;		/* -m: the /metrics listener */
-	int metrics_on;
+	struct metricsrv metrics;	/* -m: the /metrics listener */
 	uint8_t rdbuf[65536];		/* every read lands here first */
 };
 
@@ -261,8 +263,9 @@ void conn_pool_free(struct relay *r);
 /* metrics.c */
 
 /* Serves GET /metrics on spec (host:port, numeric; a local address, as
- * nothing guards it). Returns 0, or -1 (logged). Closed by the caller
- * through r->metrics when r->metrics_on. */
+ * nothing guards it; see metricsrv_listen()). Returns 0, or -1 (logged).
+ * Closed by the caller with metricsrv_close(&r->metrics), whatever it
+ * returned. */
 int metrics_listen(struct relay *r, const char *spec);
 
 /* room.c */

@@ -13,6 +13,7 @@
 #include "roles.h"
 #include "rooms.h"
 #include "sched.h"
+#include "stats.h"
 #include "store.h"
 #include "worker.h"
 
@@ -20,8 +21,6 @@
 #include <string.h>
 
 #define APPLY_RETRY_MS 1000
-
-enum apply_kind { APPLY_CHANGED, APPLY_SAME, APPLY_SKIPPED, APPLY_REFUSED };
 
 /* What a command did, decided inside its transaction. */
 struct apply_out {
@@ -236,8 +235,10 @@ apply_entry(struct worker *w, const redisReply *r)
 		if (e.req[0] != '\0')
 			publish_reply_err(w, e.req, 503, "database unavailable",
 			    "the command could not be applied; try again");
-	} else
+	} else {
 		apply_answer(w, &e, &out);
+		stats_command(&w->stats, out.kind, e.id, clock_now_us());
+	}
 	publish_ack(w, e.id);
 }
 
@@ -297,6 +298,7 @@ apply_advance(struct worker *w, int64_t room_id)
 	    (long long)st.a.position_us, (long long)st.a.at_us);
 	st.next_item_id = sched_next_item(&ctx, &st.a);
 	publish_playback(w, room.code, seq, &st.a, st.next_item_id, "advance");
+	w->stats.advances++;
 	st.cause = "advance";
 	st.fire_us = sched_fire_us(&ctx, &st.a);
 	rooms_update(w, &st);
@@ -357,8 +359,10 @@ apply_restore_room(struct worker *w, const struct store_room *r)
 	if (store_commit(w->store) != 0)
 		goto fail;
 	st.next_item_id = sched_next_item(&ctx, &st.a);
-	if (steps > 0)
+	if (steps > 0) {
 		publish_playback(w, r->code, seq, &st.a, st.next_item_id, "advance");
+		w->stats.advances++;
+	}
 	st.fire_us = sched_fire_us(&ctx, &st.a);
 	rooms_update(w, &st);
 	return;

@@ -13,6 +13,13 @@
 
 struct worker;
 
+/* What apply_entry() decided for a command entry (counted in /metrics,
+ * stats.h): its anchor changed, it changed nothing, it was refused (its
+ * reply carries the status), or it was applied before (a redelivery,
+ * answered again). */
+enum apply_kind { APPLY_CHANGED, APPLY_SAME, APPLY_SKIPPED, APPLY_REFUSED };
+#define APPLY_KINDS (APPLY_REFUSED + 1)
+
 /* Applies one entry of an XREADGROUP reply (borrowed for the call), answers
  * it on tutti:reply:{req} when it has a req, and acknowledges it; a
  * malformed entry is answered 400 and acknowledged too, so the stream never

@@ -100,6 +100,7 @@ lease_ready(struct worker *w)
 	publish_alive(w);
 	reader_rewind(w);
 	reader_kick(w);
+	w->stats.takeovers++;
 	log_info("lease: active, %zu pending entr%s claimed, set up in %lld ms", l->claimed,
 	    l->claimed == 1 ? "y" : "ies", (long long)(clock_mono_us() - l->taken_us) / 1000);
 }

@@ -3,6 +3,7 @@
  * (worker/worker.c) until SIGTERM or SIGINT.
  */
 #include "log.h"
+#include "metricsrv.h"
 #include "worker.h"
 
 #include <limits.h>
@@ -15,7 +16,7 @@
 
 #define MAIN_SYNOPSIS \
 "     tutti-worker [-v] [-d datadir] [-R redis] [-i id] [-L lead_ms] [-M margin_ms]\n" \
-"                  [-X lead_max_ms] [-b beacon_ms]\n" \
+"                  [-X lead_max_ms] [-b beacon_ms] [-m host:port]\n" \
 "                  [-g grace_ms] [-I idle_s] [-P retain_s] [-s sweep_ms] [-l lease_ms]\n"
 
 /* Prints the manual page on stdout (-h), or the synopsis on stderr after a
@@ -93,6 +94,14 @@ MAIN_SYNOPSIS
 "     -l lease_ms  expiry of the lease, 300 to 60000 (default: 2000): a standby\n"
 "                  takes over from a dead worker between 2/3 of it and 4/3 of it\n"
 "                  after the death.\n"
+"     -m host:port serve Prometheus metrics at http://host:port/metrics (a\n"
+"                  numeric address, IPv6 in brackets; give a local one:\n"
+"                  nothing guards it): tutti_worker_active (1 on the worker\n"
+"                  that holds the lease, 0 on a standby), fence epoch, lease\n"
+"                  takeovers, playing rooms, commands by result and their lag\n"
+"                  from the stream, beacons, advances, idle closes, purges,\n"
+"                  admin promotions, Redis reconnects. Each worker needs its\n"
+"                  own port. Off by default.\n"
 "     -v           log debug records too (one per applied command).\n"
 "     -h           print this help.\n"
 "\n"
@@ -108,7 +117,8 @@ MAIN_SYNOPSIS
 "                      exits at once.\n"
 "\n"
 "EXIT STATUS\n"
-"     0 after a signal, 1 when start-up fails, 2 on a usage error.\n"
+"     0 after a signal, 1 when start-up fails (e.g. the -m port is taken), 2 on\n"
+"     a usage error (e.g. a malformed -m address).\n"
 "\n"
 "SEE ALSO\n"
 "     tutti-api(8), tutti-relay(8), docs/protocol.md\n");
@@ -146,9 +156,10 @@ main_options(int argc, char **argv, struct worker_config *cfg, const char **data
 	long margin_ms = LEAD_MARGIN_MS_DEFAULT, max_ms = LEAD_MAX_MS_DEFAULT;
 	long lead_ms = LEAD_MIN_MS_DEFAULT, beacon_ms = 1000, grace_ms = 5000, idle_s = 1800;
 	long sweep_ms = 1000, lease_ms = 2000, retain_s = 30L * 86400;
+	char why[128];
 	int c;
 
-	while ((c = getopt(argc, argv, "d:R:i:L:M:X:b:g:I:P:s:l:vh")) != -1) {
+	while ((c = getopt(argc, argv, "d:R:i:L:M:X:b:g:I:P:s:l:m:vh")) != -1) {
 		switch (c) {
 		case 'd': *datadir = optarg; break;
 		case 'R': cfg->redis = optarg; break;
@@ -206,6 +217,13 @@ main_options(int argc, char **argv, struct worker_config *cfg, const char **data
 				fprintf(stderr, "tutti-worker: -l takes 300 to 60000 (ms)\n");
 				return -1;
 			}
+			break;
+		case 'm':
+			if (metricsrv_spec_check(optarg, why, sizeof(why)) != 0) {
+				fprintf(stderr, "tutti-worker: -m %s: %s\n", optarg, why);
+				return -1;
+			}
+			cfg->metrics = optarg;
 			break;
 		case 'v': *verbose = 1; break;
 		case 'h': return 1;

@@ -79,6 +79,7 @@ rconn_ready(struct rconn *rc)
 {
 	log_info("%s: connected to %s", rc->name, rc->target);
 	rc->ready = 1;
+	rc->connects++;
 	rc->refused_warned = 0;
 	rc->backoff_ms = RCONN_BACKOFF_MIN_MS;
 	rc->ping_sent = 0;

@@ -37,6 +37,7 @@ struct rconn {
 	int64_t timeout_ms;		/* a PING unanswered this long kills ac */
 	int64_t backoff_ms;		/* delay before the next connect attempt */
 	int64_t ping_sent;		/* clock_mono_us() of the PING in flight, or 0 */
+	uint64_t connects;		/* times it became ready (for /metrics) */
 	uv_timer_t retry;		/* one-shot: the next connect attempt */
 	uv_timer_t watch;		/* every second while ready: PING watchdog */
 	rconn_event_fn *on_up;

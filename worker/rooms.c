@@ -129,8 +129,10 @@ rooms_on_beacon(uv_timer_t *t)
 
 	if (!lease_check(r->w))
 		return;		/* no longer active: r may be gone */
-	if (r->w->wr.ready && store_room_seq(r->w->store, r->id, &seq) == 0)
+	if (r->w->wr.ready && store_room_seq(r->w->store, r->id, &seq) == 0) {
 		publish_beacon(r->w, r, seq, clock_now_us());
+		r->w->stats.beacons++;
+	}
 }
 
 static void

@@ -250,6 +250,12 @@ store_fenced(const struct store *st)
 	return st->fenced;
 }
 
+int64_t
+store_fence_epoch(const struct store *st)
+{
+	return st->epoch;
+}
+
 int
 store_commit(struct store *st)
 {

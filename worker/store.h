@@ -117,6 +117,10 @@ int store_fence_take(struct store *st, const char *holder, int64_t now_us);
  * (this worker must stand by until it takes the fence again), else 0. */
 int store_fenced(const struct store *st);
 
+/* Returns the epoch of the fencing token this worker last took
+ * (store_fence_take), or 0 when it never took one. */
+int64_t store_fence_epoch(const struct store *st);
+
 /* COMMIT. Returns 0, or -1 (logged; the transaction is rolled back). */
 int store_commit(struct store *st);
 

@@ -72,6 +72,7 @@ sweep_promote(struct worker *w, int64_t room_id, int64_t due_us, int64_t now_us)
 	publish_session_role(w, u.token_hash, "admin");
 	publish_promoted(w, room.code, seq_role, &u, demoted ? &prev : NULL);
 	publish_chat_system(w, room.code, seq_chat, chat_id, text, now_us);
+	w->stats.promotions++;
 	return 0;
 fail:
 	store_rollback(st);
@@ -99,6 +100,7 @@ sweep_close_idle(struct worker *w, int64_t room_id, int64_t due_us, int64_t now_
 	    (long long)(w->cfg.idle_us / 1000000), (long long)room.seq);
 	rooms_forget(w, room_id);
 	publish_room_closed(w, room.code, room.seq, "idle");
+	w->stats.closed_idle++;
 	return 0;
 }
 
@@ -123,6 +125,7 @@ sweep_purge(struct worker *w, int64_t room_id, int64_t due_us, int64_t now_us)
 		return -1;
 	log_info("room %s: purged, closed for longer than %lld s (%lld rows)", code,
 	    (long long)(w->cfg.retain_us / 1000000), (long long)rows);
+	w->stats.purged++;
 	return 0;
 }
 

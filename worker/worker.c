@@ -159,6 +159,7 @@ worker_close_all(struct worker *w, int force)
 	lead_close(&w->lead);
 	ckpt_close(&w->ckpt);
 	worker_close_handle((uv_handle_t *)&w->alive);
+	metricsrv_close(&w->metrics);
 	uv_unref((uv_handle_t *)&w->sig_term);
 	uv_unref((uv_handle_t *)&w->sig_int);
 	rconn_close(&w->rd, force);
@@ -223,7 +224,8 @@ worker_init(struct worker *w, const struct worker_config *cfg)
 	w->loop.data = w;	/* marks the loop as initialized for worker_free */
 	if (worker_handles(w) != 0 || rooms_init(&w->rooms) != 0 ||
 	    (w->store = store_open(cfg->db_path)) == NULL ||
-	    ckpt_init(&w->ckpt, &w->loop, store_db(w->store), cfg->db_path) != 0)
+	    ckpt_init(&w->ckpt, &w->loop, store_db(w->store), cfg->db_path) != 0 ||
+	    (cfg->metrics != NULL && stats_listen(w) != 0))
 		return -1;
 	if (uv_signal_start(&w->sig_term, worker_on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&w->sig_int, worker_on_signal, SIGINT) != 0) {

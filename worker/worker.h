@@ -6,7 +6,8 @@
  * (roles.h), and sweeps rooms for admin promotion, idle close and the
  * listeners of dead relays. Several may run; only the holder of the lease
  * (lease.h) acts, the others stand by. One thread, one libuv loop, and one
- * explicit context, struct worker, passed to every module.
+ * explicit context, struct worker, passed to every module; with -m it also
+ * serves its counters (stats.h) on GET /metrics.
  */
 #ifndef TUTTI_WORKER_H
 #define TUTTI_WORKER_H
@@ -15,8 +16,10 @@
 #include "ckpt.h"
 #include "lead.h"
 #include "lease.h"
+#include "metricsrv.h"
 #include "rconn.h"
 #include "rooms.h"
+#include "stats.h"
 #include "store.h"
 #include "sweep.h"
 
@@ -29,6 +32,7 @@ struct worker_config {
 	const char *redis_user;	/* TUTTI_REDIS_USER, or NULL; borrowed */
 	const char *redis_password;	/* TUTTI_REDIS_PASSWORD, or NULL: no AUTH; borrowed */
 	const char *id;		/* consumer name and liveness value; borrowed */
+	const char *metrics;	/* -m host:port of GET /metrics, or NULL; borrowed */
 	int64_t lead_us;	/* the minimum lead: how far ahead starts are scheduled */
 	int64_t lead_margin_us;	/* adaptive lead: added to 2 x the room's p95 RTT */
 	int64_t lead_max_us;	/* adaptive lead: the cap */
@@ -67,6 +71,8 @@ struct worker {
 	struct ckpt ckpt;		/* WAL checkpoints off the loop (ckpt.h) */
 	struct sweep sweep;		/* promotions and idle closes */
 	struct lease lease;		/* active or standby */
+	struct worker_stats stats;	/* counters for /metrics (stats.h) */
+	struct metricsrv metrics;	/* the -m listener (off unless cfg.metrics) */
 	uv_timer_t alive;		/* SET tutti:worker:alive every second */
 	uv_timer_t deadline;		/* bounds a graceful stop */
 	uv_signal_t sig_term;
@@ -77,9 +83,10 @@ struct worker {
 };
 
 /* Opens the database and prepares the loop, the Redis connections, the
- * lease and the signal handlers; the rooms' timelines are restored once the
- * worker takes the lease (lease.h). w is the caller's memory. Returns 0, or
- * -1 after logging why (then call worker_free()). */
+ * lease, the signal handlers and, with cfg->metrics, the /metrics
+ * listener; the rooms' timelines are restored once the worker takes the
+ * lease (lease.h). w is the caller's memory. Returns 0, or -1 after logging
+ * why (then call worker_free()). */
 int worker_init(struct worker *w, const struct worker_config *cfg);
 
 /* Runs the loop until SIGTERM/SIGINT has stopped the worker. Returns 0. */

@@ -1,6 +1,6 @@
 /*
  * fuzz_handshake.c - libFuzzer harness for the relay's opening handshake:
- * the request head parser (relay/http.c), the checks the relay then makes
+ * the request head parser (common/http.c), the checks the relay then makes
  * on the head (header lookups, token lists, the key and its accept value)
  * and the query of the target (common/query.c). Built and run by
  * `make fuzz` (scripts/fuzz.sh); the seed corpus is tests/fuzz/corpus/handshake.
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "query.h"
-#include "../../relay/http.h"
+#include "../../common/http.h"
 #include "ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

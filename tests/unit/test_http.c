@@ -1,5 +1,5 @@
 /*
- * test_http.c - the upgrade request parser and helpers (relay/http.c): every
+ * test_http.c - the upgrade request parser and helpers (common/http.c): every
  * valid request cut at every byte and flush against a guard page, the size
  * limits, malformed request lines and fields, query parameters with
  * percent-decoding, token lists and problem+json refusals.
@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "guard.h"
-#include "../../relay/http.h"
+#include "../../common/http.h"
 #include "query.h"
 
 /* Holds the input of parse() while the test reads the pointers into it. */

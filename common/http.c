@@ -1,8 +1,8 @@
 /*
- * http.c - the request head parser of the WebSocket opening handshake
- * (RFC 9112 section 2-5, restricted to what a client of /ws sends), query
- * parameters, and problem+json refusals (RFC 9457, the body built with
- * jansson).
+ * http.c - the request head parser of the relay's WebSocket opening
+ * handshake and of the metrics listeners (RFC 9112 section 2-5, restricted
+ * to what a client of /ws or a Prometheus scraper sends), header lookups,
+ * and problem+json refusals (RFC 9457, the body built with jansson).
  */
 #include "http.h"
 
@@ -171,6 +171,7 @@ http_reason(int status)
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
 	case 426: return "Upgrade Required";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";

@@ -1,9 +1,9 @@
 /*
- * http.h - the HTTP/1.1 request head the relay reads before upgrading a
- * connection to WebSocket, and the problem+json refusals it answers with.
- * The parsers are pure functions over the caller's buffer: no allocation,
- * every returned pointer points into that buffer, never a read past the
- * length given.
+ * http.h - the HTTP/1.1 request head that the relay reads before upgrading
+ * a connection to WebSocket and that the metrics listeners (metricsrv.h)
+ * read, and the problem+json refusals they answer with. The parsers are
+ * pure functions over the caller's buffer: no allocation, every returned
+ * pointer points into that buffer, never a read past the length given.
  */
 #ifndef TUTTI_HTTP_H
 #define TUTTI_HTTP_H
@@ -52,7 +52,8 @@ const struct http_header *http_header_find(const struct http_request *req,
  * tok, ignoring ASCII case and optional whitespace (e.g. Connection values). */
 int http_token_list_has(const char *v, size_t n, const char *tok);
 
-/* Returns the reason phrase of the statuses the relay sends. */
+/* Returns the reason phrase of the statuses the relay and metricsrv send
+ * ("Error" for another). */
 const char *http_reason(int status);
 
 /*
