@@ -23,6 +23,61 @@ import traceback
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+class RedisError(Exception):
+    """An error reply of Redis (returned by Redis.cmd, not raised)."""
+
+
+class Redis:
+    """A minimal RESP client over a Redis unix socket (the stack's is
+    RUN/redis.sock), standard library only. cmd() returns the reply: str,
+    int, None, a list, or a RedisError for an error reply."""
+
+    def __init__(self, path, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.f = self.sock.makefile("rb")
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
+    def send(self, *args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            b = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+        self.sock.sendall(b"".join(out))
+
+    def read(self):
+        line = self.f.readline()
+        if not line:
+            raise OSError("Redis closed the connection")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            return RedisError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2].decode()
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise RedisError("unexpected reply %r" % line)
+
+    def cmd(self, *args):
+        self.send(*args)
+        return self.read()
+
+    def pipeline(self, *cmds):
+        for c in cmds:
+            self.send(*c)
+        return [self.read() for _ in cmds]
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

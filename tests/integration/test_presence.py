@@ -16,13 +16,12 @@ import ast
 import json
 import os
 import re
-import socket
 import sqlite3
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import ROOT, Events, Stack, Tap, create_room, join_room  # noqa: E402
+from stack import ROOT, Events, Redis, RedisError, Stack, Tap, create_room, join_room  # noqa: E402
 from stack import wait_for as poll  # noqa: E402
 
 import websocket  # noqa: E402
@@ -39,57 +38,6 @@ def presence_script():
         src = f.read()
     block = src.split("presence_script[] =", 1)[1].split(";\n", 1)[0]
     return "".join(ast.literal_eval(s) for s in re.findall(r'"(?:[^"\\]|\\.)*"', block))
-
-
-class RedisError(Exception):
-    pass
-
-
-class Redis:
-    """A minimal RESP client over the stack's unix socket (stdlib only)."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(path)
-        self.f = self.sock.makefile("rb")
-
-    def close(self):
-        self.f.close()
-        self.sock.close()
-
-    def send(self, *args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            b = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-        self.sock.sendall(b"".join(out))
-
-    def read(self):
-        line = self.f.readline()
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            return RedisError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2].decode()
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        raise RedisError("unexpected reply %r" % line)
-
-    def cmd(self, *args):
-        self.send(*args)
-        return self.read()
-
-    def pipeline(self, *cmds):
-        for c in cmds:
-            self.send(*c)
-        return [self.read() for _ in cmds]
 
 
 class Ctx:

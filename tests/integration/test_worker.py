@@ -12,7 +12,6 @@ Run: /usr/bin/python3 tests/integration/test_worker.py   (TAP output)
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,65 +19,13 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import ROOT, Stack, Tap, create_room, now_us, recv_until, wait_for  # noqa: E402
+from stack import ROOT, Redis, Stack, Tap, create_room, now_us, recv_until, wait_for  # noqa: E402
 
 import websocket  # Debian's python3-websocket
 
 ROOMS = 20          # rooms of the burst
 PER_ROOM = 30       # commands answered 200 per room
 THREADS = 5         # each sends to ROOMS / THREADS rooms, one command at a time
-
-
-class Redis:
-    """A minimal RESP client on the stack's unix socket (one command at a time)."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(5)
-        self.sock.connect(path)
-        self.buf = b""
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise OSError("Redis closed the connection")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _reply(self):
-        line = self._line()
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise RuntimeError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self.buf += self.sock.recv(65536)
-            data, self.buf = self.buf[:n], self.buf[n + 2:]
-            return data.decode()
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self._reply() for _ in range(n)]
-        raise RuntimeError("unexpected RESP %r" % line)
-
-    def cmd(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-        return self._reply()
-
-    def close(self):
-        self.sock.close()
 
 
 def worker_pids(s):

@@ -30,7 +30,7 @@ import tempfile
 import shutil
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import ROOT, Stack, Tap, create_room, free_port, join_room, wait_for  # noqa: E402
+from stack import ROOT, Redis, Stack, Tap, create_room, free_port, join_room, wait_for  # noqa: E402
 
 WORKER = os.path.join(ROOT, "bin", "tutti-worker")
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
@@ -206,58 +206,6 @@ class Worker:
                 self.proc.wait()
                 return "killed"
         return self.proc.returncode
-
-
-class Redis:
-    """A minimal RESP client on the stack's unix socket."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(5)
-        self.sock.connect(path)
-        self.buf = b""
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise OSError("Redis closed the connection")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _reply(self):
-        line = self._line()
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise RuntimeError(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self.buf += self.sock.recv(65536)
-            data, self.buf = self.buf[:n], self.buf[n + 2:]
-            return data.decode()
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self._reply() for _ in range(n)]
-        raise RuntimeError("unexpected RESP %r" % line)
-
-    def cmd(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-        return self._reply()
-
-    def close(self):
-        self.sock.close()
 
 
 def stack_worker_pids(s):
