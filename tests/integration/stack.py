@@ -23,6 +23,25 @@ import traceback
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+def worker_pids(s, skip=()):
+    """{worker id: pid} of the tutti-workers running on stack s's data
+    directory (by their -d and -i), leaving out those whose command line
+    holds any of the arguments in skip (e.g. "-m")."""
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if (argv and argv[0].endswith("tutti-worker") and s.data in argv and "-i" in argv
+                and not any(a in argv for a in skip)):
+            found[argv[argv.index("-i") + 1]] = int(pid)
+    return found
+
+
 class RedisError(Exception):
     """An error reply of Redis (returned by Redis.cmd, not raised)."""
 

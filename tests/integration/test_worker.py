@@ -19,29 +19,14 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import ROOT, Redis, Stack, Tap, create_room, now_us, recv_until, wait_for  # noqa: E402
+from stack import (ROOT, Redis, Stack, Tap, create_room, now_us, recv_until,  # noqa: E402
+                   wait_for, worker_pids)
 
 import websocket  # Debian's python3-websocket
 
 ROOMS = 20          # rooms of the burst
 PER_ROOM = 30       # commands answered 200 per room
 THREADS = 5         # each sends to ROOMS / THREADS rooms, one command at a time
-
-
-def worker_pids(s):
-    """{worker id: pid} of the tutti-workers of this stack (by their -d)."""
-    found = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith("tutti-worker") and s.data in argv and "-i" in argv:
-            found[argv[argv.index("-i") + 1]] = int(pid)
-    return found
 
 
 def db(s):

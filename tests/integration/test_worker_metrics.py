@@ -30,7 +30,8 @@ import tempfile
 import shutil
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stack import ROOT, Redis, Stack, Tap, create_room, free_port, join_room, wait_for  # noqa: E402
+from stack import (ROOT, Redis, Stack, Tap, create_room, free_port, join_room,  # noqa: E402
+                   wait_for, worker_pids)
 
 WORKER = os.path.join(ROOT, "bin", "tutti-worker")
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
@@ -208,23 +209,6 @@ class Worker:
         return self.proc.returncode
 
 
-def stack_worker_pids(s):
-    """{worker id: pid} of the workers run.sh started for this stack."""
-    found = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if (argv and argv[0].endswith("tutti-worker") and s.data in argv and "-i" in argv
-                and "-m" not in argv):
-            found[argv[argv.index("-i") + 1]] = int(pid)
-    return found
-
-
 def gone(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -296,7 +280,7 @@ def t_standby(t, s, ws):
 
 
 def t_takeover(t, s, r, ws, ctx):
-    pids = stack_worker_pids(s)
+    pids = worker_pids(s, skip=("-m",))
     t.check(set(pids) == {"worker-1", "worker-2"}, "the stack's two workers run", pids)
     for pid in pids.values():
         os.kill(pid, signal.SIGTERM)
