@@ -36,6 +36,27 @@ export function quantile(values, q) {
 	return v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)];
 }
 
+/** This process's clock in µs (monotonic, one timeline for every page). */
+export const nodeNowUs = () => (performance.timeOrigin + performance.now()) * 1000;
+
+/**
+ * The offset of a page's own clock (window.tutti.clientNowUs, the clock of
+ * the first_sample_client_us it reports) to nodeNowUs: the median offset of
+ * the three probes with the lowest round trips among `probes` page.evaluate
+ * calls ({offset_us, rtt_us: the lowest round trip}).
+ */
+export async function pageClockOffset(page, probes = 20) {
+	const all = [];
+	for (let i = 0; i < probes; i++) {
+		const a = nodeNowUs();
+		const v = await page.evaluate(() => window.tutti.clientNowUs());
+		const b = nodeNowUs();
+		all.push({rtt_us: b - a, offset_us: v - (a + b) / 2});
+	}
+	all.sort((x, y) => x.rtt_us - y.rtt_us);
+	return {offset_us: quantile(all.slice(0, 3).map((x) => x.offset_us), 0.5), rtt_us: all[0].rtt_us};
+}
+
 /**
  * One REST call from a page in room `code` (api.js request with the room's
  * token from the page's store); path is relative to the room's ("" for the

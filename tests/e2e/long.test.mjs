@@ -19,7 +19,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {indexMp3, preroll} from '../../web/js/mp3-index.js';
-import {BASE, check, note, quantile, roomRequest, runTest, sleep, until as waitFor} from './harness.mjs';
+import {BASE, check, note, pageClockOffset, quantile, roomRequest, runTest, sleep, until as waitFor} from './harness.mjs';
 
 const STEP_MS = 25000;            // the longest one step may wait
 const TOTAL_MS = 170000;
@@ -303,23 +303,6 @@ async function checkRender(page) {
 
 // --- (b), (c): two pages playing the long track ----------------------------
 
-/** This process's clock in µs. */
-const nodeNowUs = () => (performance.timeOrigin + performance.now()) * 1000;
-
-/** The offset of a page's clientNowUs to nodeNowUs (the best of a few probes, as sync.test.mjs). */
-async function pageClockOffset(page, probes = 20) {
-	const all = [];
-	for (let i = 0; i < probes; i++) {
-		const a = nodeNowUs();
-		const v = await page.evaluate(() => window.tutti.clientNowUs());
-		const b = nodeNowUs();
-		all.push({rtt_us: b - a, offset_us: v - (a + b) / 2});
-	}
-	all.sort((x, y) => x.rtt_us - y.rtt_us);
-	const best = all.slice(0, 3).map((x) => x.offset_us).sort((x, y) => x - y);
-	return best[1];
-}
-
 async function openPage(browser, who, init) {
 	const context = await browser.newContext({viewport: {width: 1000, height: 800}});
 	if (init)
@@ -485,7 +468,7 @@ async function playLong(browser, files) {
 		'the page with tutti.long_track_s = 100000 decodes it whole, the other in segments',
 		`whole: ${MB(wholeBytes)} decoded; segments: ${MB(r[0].s.track_bytes)}`);
 	for (const p of pages)
-		p.offset = await pageClockOffset(p.page);
+		p.offset = (await pageClockOffset(p.page)).offset_us;
 	let before = (await stats(S.page));
 	let rounds = await sample(pages, STEADY_MS);
 	let after = await stats(S.page);
@@ -499,7 +482,7 @@ async function playLong(browser, files) {
 		`after a seek to ${SEEK_TO_S} s the segmented page plays from there`,
 		r ? `anchor ${JSON.stringify(r[0].s.playing)}; last schedule late by ${r[0].s.lastSchedule?.late_us} µs` : JSON.stringify(seek));
 	for (const p of pages)
-		p.offset = await pageClockOffset(p.page, 10);
+		p.offset = (await pageClockOffset(p.page, 10)).offset_us;
 	before = await stats(S.page);
 	rounds = await sample(pages, AFTER_SEEK_MS);
 	after = await stats(S.page);

@@ -15,7 +15,7 @@
 import {OffsetEstimator, medianOfBest} from '../../web/js/sync-estimator.js';
 import {frameTime} from '../../web/js/sync-chain.js';
 import {seededRandom, startDelayProxy} from './delay-proxy.mjs';
-import {BASE, check, note, quantile, runTest, sleep, until as waitFor} from './harness.mjs';
+import {BASE, check, nodeNowUs, note, pageClockOffset, quantile, runTest, sleep, until as waitFor} from './harness.mjs';
 
 const DELAYS_MS = [5, 20, 40, 80, 120];  // one way, per page; the last page joins late
 const JITTER_MS = 3;                     // 0..3 ms more on each chunk, each way
@@ -40,9 +40,6 @@ function median(values) {
 	return quantile(values, 0.5);
 }
 
-/** This process's clock in µs (monotonic, one timeline for every page). */
-const nodeNowUs = () => (performance.timeOrigin + performance.now()) * 1000;
-
 /**
  * The offset of node's clock to CLOCK_REALTIME (the server's), in µs:
  * Date.now() read at the instant its millisecond ticks, a few times.
@@ -58,24 +55,6 @@ async function realtimeOffsetUs() {
 		await sleep(3);
 	}
 	return median(offsets);
-}
-
-/**
- * The offset of a page's own clock (window.tutti.clientNowUs, the clock of
- * the first_sample_client_us it reports) to nodeNowUs: the median offset of
- * the three probes with the lowest round trips among a few page.evaluate
- * calls ({offset_us, rtt_us: the lowest round trip}).
- */
-async function pageClockOffset(page, probes = 20) {
-	const all = [];
-	for (let i = 0; i < probes; i++) {
-		const a = nodeNowUs();
-		const v = await page.evaluate(() => window.tutti.clientNowUs());
-		const b = nodeNowUs();
-		all.push({rtt_us: b - a, offset_us: v - (a + b) / 2});
-	}
-	all.sort((x, y) => x.rtt_us - y.rtt_us);
-	return {offset_us: median(all.slice(0, 3).map((x) => x.offset_us)), rtt_us: all[0].rtt_us};
 }
 
 const stats = (page) => page.evaluate(() => window.tutti.syncStats());
